@@ -1,0 +1,1 @@
+"""Pure domain logic: no grpc, no peewee, no clock or randomness it is not handed."""
