@@ -185,6 +185,10 @@ def parse_permission(text: str, field: str = "permission") -> Permission:
         if action is None:
             raise ValueError(f"unknown action {action_text!r}")
         parts = path.split("/")
+        if "" in parts:
+            # An empty org or id would otherwise silently widen the permission
+            # (`read:orgs//buckets` would parse as the global `read:buckets`).
+            raise ValueError("empty path segment")
         org_id = ""
         if len(parts) >= 3 and parts[0] == "orgs":
             org_id = parts[1]
@@ -197,7 +201,10 @@ def parse_permission(text: str, field: str = "permission") -> Permission:
             if value and not is_valid_id(value):
                 raise ValueError(f"{value!r} is not an id")
     except ValueError as exc:
-        raise InvalidArgument(field, f"{text[:80]!r}: {exc}", reason="INVALID_PERMISSION") from None
+        # Both parts bounded: the detail quotes a segment of the caller's text.
+        detail = str(exc)[:80]
+        message = f"{text[:80]!r}: {detail}"
+        raise InvalidArgument(field, message, reason="INVALID_PERMISSION") from None
     return Permission(action, rtype, org_id, rid)
 
 

@@ -1,0 +1,196 @@
+"""The CheckAccess hot path: token digest -> compiled Grant, in memory.
+
+Every decision is a dictionary lookup plus PermissionSet.first_match. A miss
+loads one row from the store and compiles it (a few hundred microseconds).
+
+Staleness: every write bumps the store's revision in its own transaction. The
+process that wrote calls `invalidate()` once the transaction committed, so its
+very next check sees the change; other processes see it when their poller reads
+a new revision (every `poll_interval`). If the poller cannot read the store for
+longer than `stale_after`, checks fail closed with UNAVAILABLE rather than
+answer from memory that may be stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+
+import structlog
+
+from service.domain.decision import Decision, Grant, decide
+from service.domain.errors import StoreUnavailable
+from service.domain.permissions import Action, Permission, PermissionSet, ResourceType
+from service.domain.tokens import TokenKind, parse_token
+from service.store.database import Store, decode_permissions
+
+from .clock import Clock
+
+log = structlog.get_logger("authzd.access")
+
+_NEVER = float("inf")
+
+
+class AccessIndex:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        cache_size: int = 200_000,
+        poll_interval: float = 0.25,
+        stale_after: float = 5.0,
+        last_used_interval: float = 60.0,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._cache_size = cache_size
+        # digest -> (grant or None for "no such token", time after which to reload)
+        self._cache: dict[str, tuple[Grant | None, float]] = {}
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._poll_interval = poll_interval
+        self._stale_after = stale_after
+        self._last_used_interval = last_used_interval
+        self._used: dict[str, float] = {}
+        self._revision = store.revision()
+        # Freshness runs on the monotonic clock, not the injected one: it is about
+        # the store being reachable, not about token expiry.
+        self._fresh_until = time.monotonic() + stale_after
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.on_health_change: Callable[[bool], None] | None = None
+        self._healthy = True
+
+    # -- the hot path ------------------------------------------------------
+
+    def grant(self, token: str) -> Grant | None:
+        """The token's compiled state, or None if there is no such token."""
+        if time.monotonic() > self._fresh_until:
+            raise StoreUnavailable("the store has not been readable recently; refusing to decide")
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        now = self._clock.time()
+        entry = self._cache.get(digest)
+        if entry is None or now >= entry[1]:
+            return self._load(token, digest, now)
+        return entry[0]
+
+    def check(self, token: str, requested: Permission) -> Decision:
+        grant = self.grant(token)
+        now = self._clock.time()
+        decision = decide(grant, requested, now)
+        if grant is not None and grant.org_id:
+            self._used[grant.authorization_id] = now
+        return decision
+
+    # -- misses ------------------------------------------------------------
+
+    def _load(self, token: str, digest: str, now: float) -> Grant | None:
+        kind = parse_token(token)
+        if kind is None:
+            return None  # malformed: never looked up, never cached
+        generation = self._generation
+        if kind is TokenKind.API:
+            grant, stale_at = self._load_api(digest), _NEVER
+        else:
+            grant, stale_at = self._load_session(digest, now)
+        with self._lock:
+            if generation == self._generation:
+                if len(self._cache) >= self._cache_size:
+                    # FIFO eviction: cheap, and a hit needs no bookkeeping.
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[digest] = (grant, stale_at)
+        return grant
+
+    def _load_api(self, digest: str) -> Grant | None:
+        record = self._store.token_record(digest)
+        if record is None:
+            return None
+        return Grant(
+            authorization_id=record.authorization_id,
+            user_id=record.user_id,
+            org_id=record.org_id,
+            active=record.status == 1,
+            user_active=record.user_status == 1,
+            expire_at=None if record.expire_time is None else record.expire_time / 1e6,
+            permissions=PermissionSet(decode_permissions(record.permissions)),
+        )
+
+    def _load_session(self, digest: str, now: float) -> tuple[Grant | None, float]:
+        record = self._store.session_record(digest)
+        if record is None:
+            return None, _NEVER
+        texts, soonest = self._store.user_permissions(record.user_id, self._clock.now())
+        own = [Permission(a, ResourceType.USERS, id=record.user_id) for a in Action]
+        grant = Grant(
+            authorization_id=record.session_id,
+            user_id=record.user_id,
+            org_id="",
+            active=True,
+            user_active=record.user_status == 1,
+            expire_at=record.expire_time / 1e6,
+            permissions=PermissionSet([*decode_permissions(texts), *own]),
+        )
+        # The union changes when one of its tokens expires: reload then.
+        return grant, _NEVER if soonest is None else soonest / 1e6
+
+    # -- invalidation ------------------------------------------------------
+
+    def invalidate(self) -> None:
+        """Forget everything; called after a local write commits and when another
+        process's write is noticed."""
+        with self._lock:
+            self._generation += 1
+            self._cache.clear()
+
+    def poll_once(self) -> None:
+        """Read the store's revision; invalidate on change; keep freshness."""
+        try:
+            revision = self._store.revision()
+        except StoreUnavailable:
+            self._set_healthy(False)
+            return
+        if revision != self._revision:
+            self._revision = revision
+            self.invalidate()
+        self._fresh_until = time.monotonic() + self._stale_after
+        self._set_healthy(True)
+
+    def _set_healthy(self, healthy: bool) -> None:
+        if healthy != self._healthy:
+            self._healthy = healthy
+            log.warning("store_health_changed", healthy=healthy)
+            if self.on_health_change:
+                self.on_health_change(healthy)
+
+    def flush_last_used(self) -> None:
+        used, self._used = self._used, {}
+        if used:
+            try:
+                self._store.touch_last_used({k: int(v * 1e6) for k, v in used.items()})
+            except Exception:  # bookkeeping never breaks the service
+                log.warning("last_used_flush_failed", count=len(used))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="authzd-poller", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+        self.flush_last_used()
+
+    def _run(self) -> None:
+        next_flush = self._clock.time() + self._last_used_interval
+        while not self._stop.wait(self._poll_interval):
+            self.poll_once()
+            if self._clock.time() >= next_flush:
+                next_flush = self._clock.time() + self._last_used_interval
+                self.flush_last_used()
+
+    @property
+    def cache_len(self) -> int:
+        return len(self._cache)

@@ -1,0 +1,226 @@
+"""Authorization (API token) use cases (SPEC §3, §4)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+
+from service.domain.errors import InvalidArgument
+from service.domain.ids import check_id
+from service.domain.models import Authorization, Organization, Status
+from service.domain.permissions import (
+    Action,
+    Permission,
+    ResourceType,
+    check_permission,
+)
+from service.domain.presets import (
+    all_access_permissions,
+    holds_instance_write,
+    operator_permissions,
+)
+from service.domain.tokens import token_digest, token_hint
+
+from .caller import Caller
+from .context import App
+from .guards import ensure_instance_kept
+from .resolve import auth_not_found, org_not_found, org_ref, user_not_found, user_ref
+from .validate import check_description, collect_page, page_request, update_paths
+
+AUTHS = ResourceType.AUTHORIZATIONS
+MAX_PERMISSIONS = 1000
+PRESET_OPERATOR = 1
+PRESET_ALL_ACCESS = 2
+
+
+def _auth_perm(action: Action, org_id: str, auth_id: str = "") -> Permission:
+    return Permission(action, AUTHS, org_id=org_id, id=auth_id)
+
+
+def _user_perm(action: Action, user_id: str) -> Permission:
+    return Permission(action, ResourceType.USERS, id=user_id)
+
+
+def _check_requested(permissions: Sequence[Permission], preset: int) -> None:
+    if preset not in (0, PRESET_OPERATOR, PRESET_ALL_ACCESS):
+        raise InvalidArgument("preset", f"unknown preset {preset}")
+    if preset and permissions:
+        raise InvalidArgument("permissions", "give permissions or a preset, not both")
+    if not preset and not permissions:
+        raise InvalidArgument("permissions", "at least one permission (or a preset) is required")
+    if len(permissions) > MAX_PERMISSIONS:
+        raise InvalidArgument("permissions", f"at most {MAX_PERMISSIONS} permissions")
+    for i, p in enumerate(permissions):
+        check_permission(f"permissions[{i}]", p)
+
+
+def _check_in_org(app: App, org: Organization, permissions: Sequence[Permission]) -> None:
+    for i, p in enumerate(permissions):
+        if p.org_id and p.org_id != org.id:
+            raise InvalidArgument(
+                f"permissions[{i}].resource.org_id",
+                f"{p} names organization {p.org_id}, not the token's organization {org.id}",
+                reason="INVALID_PERMISSION",
+            )
+        if p.type == ResourceType.BUCKETS and p.id:
+            bucket = app.store.get_bucket(p.id)
+            if bucket is None or bucket.org_id != org.id:
+                raise InvalidArgument(
+                    f"permissions[{i}].resource.id",
+                    f"{p.id} is not a bucket of organization {org.id}",
+                    reason="BUCKET_NOT_IN_ORG",
+                )
+
+
+def create(
+    app: App,
+    caller: Caller,
+    *,
+    org_id: str,
+    org: str,
+    user_id: str,
+    user: str,
+    description: str,
+    permissions: Sequence[Permission],
+    preset: int,
+    expire_time: datetime | None,
+) -> tuple[Authorization, str]:
+    check_description("description", description)
+    _check_requested(permissions, preset)
+    now = app.clock.now()
+    if expire_time is not None and expire_time <= now:
+        raise InvalidArgument(
+            "expire_time", "must be in the future", reason="INVALID_EXPIRE_TIME"
+        )
+    found_org = org_ref(app.store, org_id, org)
+    assert found_org is not None
+    owner = user_ref(app.store, user_id, user)
+    if owner is None:
+        owner = app.store.get_user(caller.user_id)
+        if owner is None:
+            raise user_not_found(caller.user_id)
+    caller.require(
+        _auth_perm(Action.WRITE, found_org.id), _user_perm(Action.WRITE, owner.id)
+    )
+    if preset == PRESET_OPERATOR:
+        granted = operator_permissions()
+    elif preset == PRESET_ALL_ACCESS:
+        granted = all_access_permissions(found_org.id, owner.id)
+    else:
+        granted = list(permissions)
+        _check_in_org(app, found_org, granted)
+    caller.require(*granted)
+    token = app.new_token()
+    auth = Authorization(
+        id=app.new_id(),
+        org_id=found_org.id,
+        org_name=found_org.name,
+        user_id=owner.id,
+        user_name=owner.name,
+        description=description,
+        status=Status.ACTIVE,
+        permissions=tuple(granted),
+        token_hint=token_hint(token),
+        create_time=now,
+        update_time=now,
+        expire_time=expire_time,
+    )
+    with app.write():
+        # Re-read inside the transaction: the org or user may be gone by now.
+        if app.store.get_org(found_org.id) is None:
+            raise org_not_found(found_org.id)
+        if app.store.get_user(owner.id) is None:
+            raise user_not_found(owner.id)
+        app.store.create_authorization(auth, token_digest(token), holds_instance_write(granted))
+    return auth, token
+
+
+def _can_see(caller: Caller, auth: Authorization, action: Action) -> bool:
+    return caller.holds(_auth_perm(action, auth.org_id, auth.id)) and caller.holds(
+        _user_perm(action, auth.user_id)
+    )
+
+
+def _visible(app: App, caller: Caller, auth_id: str, action: Action) -> Authorization:
+    check_id("id", auth_id)
+    auth = app.store.get_authorization(auth_id)
+    if auth is None or not _can_see(caller, auth, Action.READ):
+        raise auth_not_found(auth_id)
+    if action is Action.WRITE:
+        caller.require(
+            _auth_perm(Action.WRITE, auth.org_id, auth.id), _user_perm(Action.WRITE, auth.user_id)
+        )
+    return auth
+
+
+def get(app: App, caller: Caller, auth_id: str) -> Authorization:
+    return _visible(app, caller, auth_id, Action.READ)
+
+
+def list_(
+    app: App,
+    caller: Caller,
+    *,
+    user_id: str,
+    user: str,
+    org_id: str,
+    org: str,
+    auth_id: str,
+    page_size: int,
+    page_token: str,
+) -> tuple[list[Authorization], str]:
+    req = page_request("authorizations", page_size, page_token)
+    if auth_id:
+        check_id("id", auth_id)
+    found_user = user_ref(app.store, user_id, user)
+    found_org = org_ref(app.store, org_id, org, required=False)
+    return collect_page(
+        req,
+        lambda page: app.store.list_authorizations(
+            page,
+            user_id=found_user.id if found_user else "",
+            org_id=found_org.id if found_org else "",
+            auth_id=auth_id,
+        ),
+        lambda a: _can_see(caller, a, Action.READ),
+        lambda a: a.id,
+    )
+
+
+def update(
+    app: App,
+    caller: Caller,
+    auth_id: str,
+    paths: Sequence[str],
+    status: int,
+    description: str,
+) -> Authorization:
+    chosen = update_paths(paths, status=bool(status), description=bool(description))
+    new_status = None
+    if "status" in chosen:
+        try:
+            new_status = Status(status)
+        except ValueError:
+            raise InvalidArgument(
+                "authorization.status", "must be STATUS_ACTIVE or STATUS_INACTIVE"
+            ) from None
+    if "description" in chosen:
+        check_description("authorization.description", description)
+    with app.write():
+        auth = _visible(app, caller, auth_id, Action.WRITE)
+        if new_status is not None:
+            if new_status is Status.INACTIVE:
+                ensure_instance_kept(app, lambda w: w[0] == auth_id)
+            auth = dataclasses.replace(auth, status=new_status)
+        if "description" in chosen:
+            auth = dataclasses.replace(auth, description=description)
+        auth = dataclasses.replace(auth, update_time=app.clock.now())
+        return app.store.update_authorization(auth)
+
+
+def delete(app: App, caller: Caller, auth_id: str) -> None:
+    with app.write():
+        _visible(app, caller, auth_id, Action.WRITE)
+        ensure_instance_kept(app, lambda w: w[0] == auth_id)
+        app.store.delete_authorization(auth_id)

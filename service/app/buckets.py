@@ -1,0 +1,99 @@
+"""Bucket use cases (SPEC §4)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from service.domain.models import Bucket
+from service.domain.permissions import Action, Permission, ResourceType
+
+from .caller import Caller
+from .context import App
+from .resolve import bucket_not_found, get_bucket, org_not_found, org_ref
+from .validate import (
+    check_description,
+    check_name,
+    collect_page,
+    page_request,
+    update_paths,
+)
+
+BUCKETS = ResourceType.BUCKETS
+
+
+def _bucket_perm(action: Action, org_id: str, bucket_id: str = "") -> Permission:
+    return Permission(action, BUCKETS, org_id=org_id, id=bucket_id)
+
+
+def create(app: App, caller: Caller, org_id: str, org: str, name: str, description: str) -> Bucket:
+    check_name("name", name)
+    check_description("description", description)
+    found = org_ref(app.store, org_id, org)
+    assert found is not None
+    caller.require(_bucket_perm(Action.WRITE, found.id))
+    now = app.clock.now()
+    bucket = Bucket(app.new_id(), found.id, found.name, name, description, now, now)
+    with app.write():
+        if app.store.get_org(found.id) is None:  # deleted meanwhile
+            raise org_not_found(found.id)
+        return app.store.create_bucket(bucket)
+
+
+def _visible(app: App, caller: Caller, bucket_id: str, action: Action) -> Bucket:
+    bucket = get_bucket(app.store, bucket_id)
+    if not caller.holds(_bucket_perm(Action.READ, bucket.org_id, bucket.id)):
+        raise bucket_not_found(bucket_id)
+    if action is Action.WRITE:
+        caller.require(_bucket_perm(Action.WRITE, bucket.org_id, bucket.id))
+    return bucket
+
+
+def get(app: App, caller: Caller, bucket_id: str) -> Bucket:
+    return _visible(app, caller, bucket_id, Action.READ)
+
+
+def list_(
+    app: App,
+    caller: Caller,
+    org_id: str,
+    org: str,
+    page_size: int,
+    page_token: str,
+    name: str = "",
+) -> tuple[list[Bucket], str]:
+    req = page_request("buckets", page_size, page_token)
+    found = org_ref(app.store, org_id, org, required=False)
+    only_org = found.id if found else ""
+    return collect_page(
+        req,
+        lambda page: app.store.list_buckets(page, only_org, name),
+        lambda b: caller.holds(_bucket_perm(Action.READ, b.org_id, b.id)),
+        lambda b: b.id,
+    )
+
+
+def update(
+    app: App,
+    caller: Caller,
+    bucket_id: str,
+    paths: Sequence[str],
+    name: str,
+    description: str,
+) -> Bucket:
+    chosen = update_paths(paths, name=bool(name), description=bool(description))
+    with app.write():
+        bucket = _visible(app, caller, bucket_id, Action.WRITE)
+        if "name" in chosen:
+            bucket = dataclasses.replace(bucket, name=check_name("bucket.name", name))
+        if "description" in chosen:
+            bucket = dataclasses.replace(
+                bucket, description=check_description("bucket.description", description)
+            )
+        return app.store.update_bucket(dataclasses.replace(bucket, update_time=app.clock.now()))
+
+
+def delete(app: App, caller: Caller, bucket_id: str) -> None:
+    with app.write():
+        _visible(app, caller, bucket_id, Action.WRITE)
+        app.store.delete_bucket(bucket_id)

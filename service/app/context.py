@@ -1,0 +1,40 @@
+"""The App: what every use case is handed (store, clock, access index, settings)."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from argon2 import PasswordHasher
+
+from service.domain.ids import new_id
+from service.domain.tokens import TokenKind, new_token
+from service.settings import Settings
+from service.store.database import Store
+
+from .access import AccessIndex
+from .clock import Clock
+
+
+@dataclass
+class App:
+    store: Store
+    clock: Clock
+    access: AccessIndex
+    settings: Settings
+    hasher: PasswordHasher = field(default_factory=PasswordHasher)
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        """A store write; once it commits, this process's decisions see it."""
+        with self.store.write():
+            yield
+        self.access.invalidate()
+
+    def new_id(self) -> str:
+        return new_id(secrets.token_bytes)
+
+    def new_token(self, kind: TokenKind = TokenKind.API) -> str:
+        return new_token(kind, secrets.randbelow)

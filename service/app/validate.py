@@ -1,0 +1,128 @@
+"""Input checks shared by the use cases: names, descriptions, passwords, pages."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from service.domain.errors import InvalidArgument
+from service.domain.ids import is_valid_id
+from service.store.database import Page
+
+MAX_NAME = 256
+MAX_DESCRIPTION = 1024
+MIN_PASSWORD = 8
+MAX_PASSWORD = 256
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+T = TypeVar("T")
+
+
+def _has_control(text: str, allowed: str = "") -> bool:
+    return any(unicodedata.category(c) in ("Cc", "Cs") and c not in allowed for c in text)
+
+
+def check_name(field: str, value: str) -> str:
+    if not value or not value.strip():
+        raise InvalidArgument(field, "must not be empty")
+    if len(value) > MAX_NAME:
+        raise InvalidArgument(field, f"must be at most {MAX_NAME} characters")
+    if _has_control(value):
+        raise InvalidArgument(field, "must not contain control characters")
+    return value
+
+
+def check_description(field: str, value: str) -> str:
+    if len(value) > MAX_DESCRIPTION:
+        raise InvalidArgument(field, f"must be at most {MAX_DESCRIPTION} characters")
+    if _has_control(value, allowed="\t"):
+        raise InvalidArgument(field, "must not contain control characters")
+    return value
+
+
+def check_password(field: str, value: str) -> str:
+    if not MIN_PASSWORD <= len(value) <= MAX_PASSWORD:
+        raise InvalidArgument(
+            field,
+            f"must be {MIN_PASSWORD} to {MAX_PASSWORD} characters",
+            reason="INVALID_PASSWORD",
+        )
+    if "\x00" in value:
+        raise InvalidArgument(field, "must not contain NUL", reason="INVALID_PASSWORD")
+    return value
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    kind: str
+    size: int
+    after: str
+
+
+
+def page_request(kind: str, page_size: int, page_token: str) -> PageRequest:
+    """Validate AIP-158 paging fields. Tokens are opaque: `<kind>:<last id>`."""
+    if page_size < 0:
+        raise InvalidArgument("page_size", "must not be negative", reason="INVALID_PAGE")
+    size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    after = ""
+    if page_token:
+        try:
+            text = base64.urlsafe_b64decode(page_token.encode("ascii")).decode("ascii")
+        except (binascii.Error, UnicodeError, ValueError):
+            text = ""
+        token_kind, _, after = text.partition(":")
+        if token_kind != kind or not is_valid_id(after):
+            raise InvalidArgument(
+                "page_token", "was not returned by this list", reason="INVALID_PAGE"
+            )
+    return PageRequest(kind, size, after)
+
+
+def next_page_token(kind: str, last_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{last_id}".encode("ascii")).decode("ascii")
+
+
+def collect_page(
+    req: PageRequest,
+    fetch: Callable[[Page], list[T]],
+    visible: Callable[[T], bool],
+    key: Callable[[T], str],
+) -> tuple[list[T], str]:
+    """Fill one page with visible items, scanning the store by id in chunks;
+    invisible items are left out silently (existence never leaks)."""
+    out: list[T] = []
+    after = req.after
+    while True:
+        batch = fetch(Page(after, req.size))
+        for item in batch:
+            if visible(item):
+                out.append(item)
+                if len(out) == req.size:
+                    return out, next_page_token(req.kind, key(item))
+        if len(batch) < req.size:
+            return out, ""
+        after = key(batch[-1])
+
+
+def update_paths(paths: Sequence[str], **present: bool) -> set[str]:
+    """AIP-134: the mask, or every updatable field that is set when it is empty."""
+    allowed = set(present)
+    if not paths:
+        chosen = {k for k, v in present.items() if v}
+        if not chosen:
+            raise InvalidArgument("update_mask", "nothing to update", reason="INVALID_UPDATE_MASK")
+        return chosen
+    unknown = [p for p in paths if p not in allowed]
+    if unknown:
+        raise InvalidArgument(
+            "update_mask",
+            f"cannot update {unknown[0]!r}; updatable: {', '.join(sorted(allowed))}",
+            reason="INVALID_UPDATE_MASK",
+        )
+    return set(paths)

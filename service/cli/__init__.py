@@ -1,0 +1,5 @@
+"""The `authzd` command."""
+
+from .main import main
+
+__all__ = ["main"]

@@ -1,0 +1,146 @@
+"""The one composition root: settings -> store -> app -> gRPC server."""
+
+from __future__ import annotations
+
+from concurrent import futures
+from typing import Any
+
+import grpc
+from authzd.v1 import (
+    access_service_pb2,
+    access_service_pb2_grpc,
+    authorization_service_pb2,
+    authorization_service_pb2_grpc,
+    bucket_service_pb2,
+    bucket_service_pb2_grpc,
+    config_service_pb2,
+    config_service_pb2_grpc,
+    organization_service_pb2,
+    organization_service_pb2_grpc,
+    session_service_pb2,
+    session_service_pb2_grpc,
+    setup_service_pb2,
+    setup_service_pb2_grpc,
+    user_service_pb2,
+    user_service_pb2_grpc,
+)
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from service.app.access import AccessIndex
+from service.app.clock import Clock, SystemClock
+from service.app.context import App
+from service.settings import Settings
+from service.store import open_store
+from service.transport.access import AccessServicer
+from service.transport.rpc import rpc
+from service.transport.servicers import (
+    UNAUTHENTICATED_METHODS,
+    AuthorizationServicer,
+    BucketServicer,
+    ConfigServicer,
+    OrganizationServicer,
+    SessionServicer,
+    SetupServicer,
+    UserServicer,
+)
+
+# (servicer class, pb2 module, add_*_to_server) for the wrapped admin services.
+_ADMIN = [
+    (AuthorizationServicer, authorization_service_pb2,
+     authorization_service_pb2_grpc.add_AuthorizationServiceServicer_to_server),
+    (UserServicer, user_service_pb2, user_service_pb2_grpc.add_UserServiceServicer_to_server),
+    (OrganizationServicer, organization_service_pb2,
+     organization_service_pb2_grpc.add_OrganizationServiceServicer_to_server),
+    (BucketServicer, bucket_service_pb2,
+     bucket_service_pb2_grpc.add_BucketServiceServicer_to_server),
+    (SetupServicer, setup_service_pb2, setup_service_pb2_grpc.add_SetupServiceServicer_to_server),
+    (SessionServicer, session_service_pb2,
+     session_service_pb2_grpc.add_SessionServiceServicer_to_server),
+    (ConfigServicer, config_service_pb2,
+     config_service_pb2_grpc.add_ConfigServiceServicer_to_server),
+]
+
+MAX_BATCH_MESSAGE = 16 * 1024 * 1024
+
+
+class _Wrapped:
+    """A servicer whose methods were wrapped once, at registration."""
+
+
+def build_app(settings: Settings, clock: Clock | None = None) -> App:
+    clock = clock or SystemClock()
+    store = open_store(settings.db, settings.database_url or None, pool_size=settings.pool_size)
+    access = AccessIndex(
+        store,
+        clock,
+        cache_size=settings.cache_size,
+        poll_interval=settings.poll_interval,
+        stale_after=settings.stale_after,
+    )
+    return App(store=store, clock=clock, access=access, settings=settings)
+
+
+class Server:
+    """A running authzd: the grpc server, its app and its health servicer."""
+
+    def __init__(self, grpc_server: grpc.Server, app: App, health_servicer: Any, port: int):
+        self.grpc_server = grpc_server
+        self.app = app
+        self.health = health_servicer
+        self.port = port
+
+    def start(self) -> None:
+        self.app.access.start()
+        self.grpc_server.start()
+        self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+
+    def stop(self, grace: float | None = None) -> None:
+        """Health NOT_SERVING first, then let in-flight RPCs finish within grace."""
+        self.health.enter_graceful_shutdown()
+        self.grpc_server.stop(grace).wait()
+        self.app.access.stop()
+        self.app.store.close()
+
+
+def build_server(settings: Settings, *, clock: Clock | None = None) -> tuple[Server, int]:
+    """Build (not start) the server; listen on settings.listen (port 0: any free port)."""
+    app = build_app(settings, clock)
+    grpc_server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="authzd-rpc"),
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+        options=[
+            ("grpc.max_receive_message_length", MAX_BATCH_MESSAGE),
+            ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
+        ],
+    )
+    access_service_pb2_grpc.add_AccessServiceServicer_to_server(
+        AccessServicer(app.access), grpc_server
+    )
+    names = [access_service_pb2.DESCRIPTOR.services_by_name["AccessService"].full_name]
+    for servicer_cls, pb2, add in _ADMIN:
+        servicer = servicer_cls(app)
+        wrapped = _Wrapped()
+        for service in pb2.DESCRIPTOR.services_by_name.values():
+            names.append(service.full_name)
+            for method in service.methods:
+                setattr(wrapped, method.name, rpc(
+                    app,
+                    f"{service.name}/{method.name}",
+                    getattr(servicer, method.name),
+                    authenticated=method.name not in UNAUTHENTICATED_METHODS,
+                ))
+        add(wrapped, grpc_server)
+    health_servicer = health.HealthServicer()
+    health_servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
+    app.access.on_health_change = lambda ok: health_servicer.set(
+        "", health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+    )
+    reflection.enable_server_reflection(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], grpc_server
+    )
+    port = grpc_server.add_insecure_port(settings.listen)
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.listen}")
+    return Server(grpc_server, app, health_servicer, port), port

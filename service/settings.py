@@ -1,0 +1,45 @@
+"""Effective server configuration: flags > environment (AUTHZD_*) > defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from urllib.parse import urlparse, urlunparse
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str = "authzd.db"
+    database_url: str = ""
+    listen: str = "127.0.0.1:50051"
+    workers: int = 1
+    threads: int = 16
+    max_concurrent_rpcs: int = 256
+    session_ttl_minutes: int = 60
+    cache_size: int = 200_000
+    poll_interval: float = 0.25
+    stale_after: float = 5.0
+    pool_size: int = 32
+    log_level: str = "info"
+    log_format: str = "auto"
+    grace_period: float = 5.0
+
+    def redacted(self) -> dict[str, str]:
+        """Every setting as text, with secrets (URL passwords) replaced by ***."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "database_url" and value:
+                value = redact_url(value)
+            out[f.name] = str(value)
+        return out
+
+
+def redact_url(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    netloc = f"{parsed.username}:***@{parsed.hostname}"
+    if parsed.port:
+        netloc += f":{parsed.port}"
+    return urlunparse(parsed._replace(netloc=netloc))

@@ -1,0 +1,45 @@
+"""Numbered schema migrations, applied in order at start, each in its own
+transaction and recorded in `schema_migration`. Never edit a released migration:
+add the next number."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from peewee import Database
+
+from .models import ALL_MODELS, Revision, SchemaMigration
+
+
+def _m0001_initial(db: Database) -> None:
+    db.create_tables(ALL_MODELS, safe=True)
+    Revision.insert(id=1, value=0).on_conflict_ignore().execute()
+
+
+MIGRATIONS: list[tuple[int, Callable[[Database], None]]] = [
+    (1, _m0001_initial),
+]
+
+LATEST = MIGRATIONS[-1][0]
+
+
+def applied_versions(db: Database) -> set[int]:
+    if not db.table_exists(SchemaMigration._meta.table_name):
+        return set()
+    return {row.version for row in SchemaMigration.select(SchemaMigration.version)}
+
+
+def migrate(db: Database) -> list[int]:
+    """Apply the missing migrations; return the versions applied now."""
+    db.create_tables([SchemaMigration], safe=True)
+    done = applied_versions(db)
+    applied = []
+    for version, step in MIGRATIONS:
+        if version in done:
+            continue
+        with db.atomic():
+            step(db)
+            SchemaMigration.insert(version=version, applied_at=int(time.time() * 1e6)).execute()
+        applied.append(version)
+    return applied

@@ -1,0 +1,1 @@
+"""gRPC transport: servicers that convert proto <-> domain and call the use cases."""
