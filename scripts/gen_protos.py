@@ -27,10 +27,14 @@ def proto_files() -> list[str]:
 def generate(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     well_known = Path(grpc_tools.__file__).parent / "_proto"
+    # The mypy-protobuf plugins sit beside the interpreter, on PATH or not.
+    bindir = Path(sys.executable).parent
     args = [
         "grpc_tools.protoc",
         f"-I{PROTOS}",
         f"-I{well_known}",
+        f"--plugin=protoc-gen-mypy={bindir / 'protoc-gen-mypy'}",
+        f"--plugin=protoc-gen-mypy_grpc={bindir / 'protoc-gen-mypy_grpc'}",
         f"--python_out={out}",
         f"--grpc_python_out={out}",
         f"--mypy_out={out}",

@@ -6,6 +6,7 @@ from concurrent import futures
 from typing import Any
 
 import grpc
+from argon2 import PasswordHasher
 from authzd.v1 import (
     access_service_pb2,
     access_service_pb2_grpc,
@@ -68,7 +69,9 @@ class _Wrapped:
     """A servicer whose methods were wrapped once, at registration."""
 
 
-def build_app(settings: Settings, clock: Clock | None = None) -> App:
+def build_app(
+    settings: Settings, clock: Clock | None = None, hasher: PasswordHasher | None = None
+) -> App:
     clock = clock or SystemClock()
     store = open_store(settings.db, settings.database_url or None, pool_size=settings.pool_size)
     access = AccessIndex(
@@ -78,7 +81,10 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         poll_interval=settings.poll_interval,
         stale_after=settings.stale_after,
     )
-    return App(store=store, clock=clock, access=access, settings=settings)
+    app = App(store=store, clock=clock, access=access, settings=settings)
+    if hasher is not None:
+        app.hasher = hasher
+    return app
 
 
 class Server:
@@ -103,9 +109,12 @@ class Server:
         self.app.store.close()
 
 
-def build_server(settings: Settings, *, clock: Clock | None = None) -> tuple[Server, int]:
-    """Build (not start) the server; listen on settings.listen (port 0: any free port)."""
-    app = build_app(settings, clock)
+def build_server(
+    settings: Settings, *, clock: Clock | None = None, hasher: PasswordHasher | None = None
+) -> tuple[Server, int]:
+    """Build (not start) the server; listen on settings.listen (port 0: any free port).
+    Tests pass a FakeClock and a cheap hasher."""
+    app = build_app(settings, clock, hasher)
     grpc_server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="authzd-rpc"),
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
