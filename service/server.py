@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent import futures
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -32,7 +34,7 @@ from service.app.access import AccessIndex
 from service.app.clock import Clock, SystemClock
 from service.app.context import App
 from service.settings import Settings
-from service.store import open_store
+from service.store import notify, open_store
 from service.transport.access import AccessServicer
 from service.transport.rpc import rpc
 from service.transport.servicers import (
@@ -95,18 +97,48 @@ class Server:
         self.app = app
         self.health = health_servicer
         self.port = port
+        self._stopping = threading.Event()
 
     def start(self) -> None:
+        if self.app.settings.preload:
+            self.app.access.preload()
         self.app.access.start()
+        if self.app.settings.database_url:
+            self._listener = threading.Thread(
+                target=notify.listen,
+                args=(self.app.settings.database_url, self.app.access.wake, self._stopping),
+                name="authzd-listen",
+                daemon=True,
+            )
+            self._listener.start()
         self.grpc_server.start()
         self.health.set("", health_pb2.HealthCheckResponse.SERVING)
 
     def stop(self, grace: float | None = None) -> None:
         """Health NOT_SERVING first, then let in-flight RPCs finish within grace."""
+        self._stopping.set()
         self.health.enter_graceful_shutdown()
         self.grpc_server.stop(grace).wait()
         self.app.access.stop()
         self.app.store.close()
+
+
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """None for plaintext; TLS with --tls-cert/--tls-key; mTLS when --tls-client-ca
+    is also given (a client certificate signed by that CA is required). Checked
+    before anything is opened."""
+    if not settings.tls_cert and not settings.tls_key:
+        if settings.tls_client_ca:
+            raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
+        return None
+    if not (settings.tls_cert and settings.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    key = Path(settings.tls_key).read_bytes()
+    cert = Path(settings.tls_cert).read_bytes()
+    client_ca = Path(settings.tls_client_ca).read_bytes() if settings.tls_client_ca else None
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
 
 
 def build_server(
@@ -114,13 +146,15 @@ def build_server(
 ) -> tuple[Server, int]:
     """Build (not start) the server; listen on settings.listen (port 0: any free port).
     Tests pass a FakeClock and a cheap hasher."""
+    credentials = _server_credentials(settings)
     app = build_app(settings, clock, hasher)
     grpc_server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="authzd-rpc"),
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         options=[
             ("grpc.max_receive_message_length", MAX_BATCH_MESSAGE),
-            ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
+            # Off unless asked: two servers must not share a port by accident.
+            ("grpc.so_reuseport", 1 if settings.reuseport else 0),
         ],
     )
     access_service_pb2_grpc.add_AccessServiceServicer_to_server(
@@ -149,7 +183,14 @@ def build_server(
     reflection.enable_server_reflection(
         [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], grpc_server
     )
-    port = grpc_server.add_insecure_port(settings.listen)
+    try:
+        if credentials is None:
+            port = grpc_server.add_insecure_port(settings.listen)
+        else:
+            port = grpc_server.add_secure_port(settings.listen, credentials)
+    except RuntimeError:  # grpc raises when the address is taken or malformed
+        port = 0
     if port == 0:
+        app.store.close()
         raise OSError(f"cannot listen on {settings.listen}")
     return Server(grpc_server, app, health_servicer, port), port

@@ -23,6 +23,11 @@ class Settings:
     log_level: str = "info"
     log_format: str = "auto"
     grace_period: float = 5.0
+    preload: bool = True
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    reuseport: bool = False
 
     def redacted(self) -> dict[str, str]:
         """Every setting as text, with secrets (URL passwords) replaced by ***."""

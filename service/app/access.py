@@ -24,11 +24,25 @@ from service.domain.decision import Decision, Grant, decide
 from service.domain.errors import StoreUnavailable
 from service.domain.permissions import Action, Permission, PermissionSet, ResourceType
 from service.domain.tokens import TokenKind, parse_token
-from service.store.database import Store, decode_permissions
+from service.domain.models import Status
+from service.store.bulk import token_records
+from service.store.database import Store, TokenRecord, decode_permissions
 
 from .clock import Clock
 
 log = structlog.get_logger("authzd.access")
+
+
+def _compile(record: TokenRecord) -> Grant:
+    return Grant(
+        authorization_id=record.authorization_id,
+        user_id=record.user_id,
+        org_id=record.org_id,
+        active=record.status == Status.ACTIVE,
+        user_active=record.user_status == Status.ACTIVE,
+        expire_at=None if record.expire_time is None else record.expire_time / 1e6,
+        permissions=PermissionSet(decode_permissions(record.permissions)),
+    )
 
 _NEVER = float("inf")
 
@@ -60,6 +74,7 @@ class AccessIndex:
         # the store being reachable, not about token expiry.
         self._fresh_until = time.monotonic() + stale_after
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.on_health_change: Callable[[bool], None] | None = None
         self._healthy = True
@@ -106,17 +121,20 @@ class AccessIndex:
 
     def _load_api(self, digest: str) -> Grant | None:
         record = self._store.token_record(digest)
-        if record is None:
-            return None
-        return Grant(
-            authorization_id=record.authorization_id,
-            user_id=record.user_id,
-            org_id=record.org_id,
-            active=record.status == 1,
-            user_active=record.user_status == 1,
-            expire_at=None if record.expire_time is None else record.expire_time / 1e6,
-            permissions=PermissionSet(decode_permissions(record.permissions)),
-        )
+        return None if record is None else _compile(record)
+
+    def preload(self, limit: int | None = None) -> int:
+        """Compile up to `limit` (default: the cache size) API tokens at start, so
+        the first checks after a restart are hits. Returns how many."""
+        generation = self._generation
+        loaded = {
+            digest: (_compile(record), _NEVER)
+            for digest, record in token_records(self._store, limit or self._cache_size)
+        }
+        with self._lock:
+            if generation == self._generation:
+                self._cache.update(loaded)
+        return len(loaded)
 
     def _load_session(self, digest: str, now: float) -> tuple[Grant | None, float]:
         record = self._store.session_record(digest)
@@ -129,7 +147,7 @@ class AccessIndex:
             user_id=record.user_id,
             org_id="",
             active=True,
-            user_active=record.user_status == 1,
+            user_active=record.user_status == Status.ACTIVE,
             expire_at=record.expire_time / 1e6,
             permissions=PermissionSet([*decode_permissions(texts), *own]),
         )
@@ -179,13 +197,22 @@ class AccessIndex:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread:
             self._thread.join(timeout=5)
         self.flush_last_used()
 
+    def wake(self) -> None:
+        """Poll now (a change notification arrived) instead of at the next tick."""
+        self._wake.set()
+
     def _run(self) -> None:
         next_flush = self._clock.time() + self._last_used_interval
-        while not self._stop.wait(self._poll_interval):
+        while not self._stop.is_set():
+            self._wake.wait(self._poll_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
             self.poll_once()
             if self._clock.time() >= next_flush:
                 next_flush = self._clock.time() + self._last_used_interval

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
+import sys
 import threading
 
 import structlog
@@ -31,6 +33,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help=f"sign-in session lifetime (default {d.session_ttl_minutes})")
     p.add_argument("--cache-size", type=int, default=int(env("AUTHZD_CACHE_SIZE", d.cache_size)),
                    help=f"tokens kept in memory (default {d.cache_size})")
+    p.add_argument("--poll-interval", type=float,
+                   default=float(env("AUTHZD_POLL_INTERVAL", d.poll_interval)),
+                   help="seconds between reads of the store's change signal; bounds how "
+                        f"late another process's write is seen (default {d.poll_interval})")
+    p.add_argument("--stale-after", type=float,
+                   default=float(env("AUTHZD_STALE_AFTER", d.stale_after)),
+                   help="fail closed (UNAVAILABLE) when the store has been unreadable this "
+                        f"many seconds (default {d.stale_after})")
+    p.add_argument("--tls-cert", default=env("AUTHZD_TLS_CERT", ""),
+                   help="PEM certificate chain: serve TLS (with --tls-key)")
+    p.add_argument("--tls-key", default=env("AUTHZD_TLS_KEY", ""), help="PEM private key")
+    p.add_argument("--tls-client-ca", default=env("AUTHZD_TLS_CLIENT_CA", ""),
+                   help="PEM CA bundle: require client certificates signed by it (mTLS)")
+    p.add_argument("--workers", type=int, default=int(env("AUTHZD_WORKERS", d.workers)),
+                   help="server processes sharing the port via SO_REUSEPORT (default 1)")
+    p.add_argument("--no-preload", dest="preload", action="store_false",
+                   help="do not compile every token into memory at start")
+    p.add_argument("--reuseport", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--log-level", default=env("AUTHZD_LOG_LEVEL", d.log_level),
                    choices=["debug", "info", "warning", "error"])
     p.add_argument("--log-format", default=env("AUTHZD_LOG_FORMAT", d.log_format),
@@ -39,6 +59,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise SystemExit("error: --workers must be at least 1")
+    if args.workers > 1:
+        return supervise(args)
     settings = Settings(
         db=args.db,
         database_url=args.database_url,
@@ -48,13 +72,29 @@ def run(args: argparse.Namespace) -> int:
         cache_size=args.cache_size,
         log_level=args.log_level,
         log_format=args.log_format,
+        preload=args.preload,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
+        poll_interval=args.poll_interval,
+        stale_after=args.stale_after,
+        reuseport=args.reuseport,
+        workers=args.workers,
     )
     configure_logging(settings.log_level, settings.log_format)
     log = structlog.get_logger("authzd")
     from service.server import build_server  # imported late: keeps `authzd --help` fast
 
-    server, port = build_server(settings)
-    server.start()
+    from service.domain.errors import AuthzdError
+    from service.store.database import NoDatabase
+
+    try:
+        server, port = build_server(settings)
+        server.start()
+    except (ValueError, OSError, AuthzdError, NoDatabase) as exc:
+        log.error("cannot_start", error=str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     store = settings.database_url and "postgresql" or settings.db
     log.info("serving", listen=settings.listen, port=port, store=store)
     stop = threading.Event()
@@ -65,3 +105,45 @@ def run(args: argparse.Namespace) -> int:
     server.stop(settings.grace_period)
     log.info("stopped")
     return 0
+
+
+def supervise(args: argparse.Namespace) -> int:
+    """Run `--workers N` single-worker servers on one port (SO_REUSEPORT), forward
+    SIGTERM/SIGINT to them, and exit when they have all stopped."""
+    configure_logging(args.log_level, args.log_format)
+    log = structlog.get_logger("authzd")
+    if args.listen.rsplit(":", 1)[-1] == "0":
+        raise SystemExit("error: --workers needs a fixed port in --listen")
+    argv = [
+        sys.executable, "-m", "service", "serve", "--workers", "1", "--reuseport",
+        "--db", args.db, "--listen", args.listen, "--threads", str(args.threads),
+        "--session-ttl-minutes", str(args.session_ttl_minutes),
+        "--cache-size", str(args.cache_size), "--log-level", args.log_level,
+        "--log-format", args.log_format, "--poll-interval", str(args.poll_interval),
+        "--stale-after", str(args.stale_after),
+    ]
+    if not args.preload:
+        argv.append("--no-preload")
+    for flag, value in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key),
+                        ("--tls-client-ca", args.tls_client_ca)):
+        if value:
+            argv += [flag, value]
+    env = dict(os.environ)
+    if args.database_url:
+        env["AUTHZD_DATABASE_URL"] = args.database_url  # not on the command line: secrets
+    # Migrate once, before the workers race for it.
+    from service.store import open_store
+
+    open_store(args.db, args.database_url or None).close()
+    children = [subprocess.Popen(argv, env=env) for _ in range(args.workers)]
+    log.info("workers_started", workers=args.workers, pids=[c.pid for c in children])
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, forward)
+    codes = [child.wait() for child in children]
+    return max(codes, default=0)

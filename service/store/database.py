@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from service.domain.errors import AlreadyExists, StoreUnavailable
 from service.domain.models import Authorization, Bucket, Organization, Session, Status, User
 from service.domain.permissions import Permission, format_permission, parse_permission
 
-from . import migrations
+from . import migrations, notify
 from .models import (
     AuthorizationRow,
     BucketRow,
@@ -177,6 +177,8 @@ class Store:
             txn = self.db.atomic(lock_type="IMMEDIATE") if self.is_sqlite else self.db.atomic()
             with txn:
                 Revision.update(value=Revision.value + 1).where(Revision.id == 1).execute()
+                if not self.is_sqlite:
+                    self.db.execute_sql(f"NOTIFY {notify.CHANNEL}")
                 yield
         except (OperationalError, InterfaceError) as exc:
             raise StoreUnavailable() from exc
@@ -351,6 +353,32 @@ class Store:
         UserRow.update(failed_signins=failures, throttled_until=throttled_until).where(
             UserRow.id == user_id
         ).execute()
+
+    def record_signin_failure(
+        self, user_id: str, now: int, backoff: Callable[[int], int]
+    ) -> int:
+        """Count one failed sign-in atomically (concurrent failures must not be
+        lost, or parallel guessing slips past the throttle) and throttle the
+        account until now + backoff(failures) micros. Returns the new count.
+        No revision bump: no decision depends on it."""
+        try:
+            txn = self.db.atomic(lock_type="IMMEDIATE") if self.is_sqlite else self.db.atomic()
+            with txn:
+                # The UPDATE takes the row lock first, so the read below is ours.
+                UserRow.update(failed_signins=UserRow.failed_signins + 1).where(
+                    UserRow.id == user_id
+                ).execute()
+                failures = (
+                    UserRow.select(UserRow.failed_signins).where(UserRow.id == user_id).scalar()
+                ) or 0
+                delay = backoff(failures)
+                if delay:
+                    UserRow.update(throttled_until=now + delay).where(
+                        UserRow.id == user_id
+                    ).execute()
+        except (OperationalError, InterfaceError) as exc:
+            raise StoreUnavailable() from exc
+        return failures
 
     # -- buckets -----------------------------------------------------------
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from peewee import Database
+from peewee import Database, PostgresqlDatabase
 
 from .models import ALL_MODELS, Revision, SchemaMigration
 
@@ -30,8 +30,23 @@ def applied_versions(db: Database) -> set[int]:
     return {row.version for row in SchemaMigration.select(SchemaMigration.version)}
 
 
+# Held while migrating on PostgreSQL, so replicas starting at once on an empty
+# database take turns: one migrates, the others wait and then find nothing to do.
+_ADVISORY_LOCK_KEY = 0x617574687A64  # "authzd"
+
+
 def migrate(db: Database) -> list[int]:
     """Apply the missing migrations; return the versions applied now."""
+    if isinstance(db, PostgresqlDatabase):
+        db.execute_sql("SELECT pg_advisory_lock(%s)", (_ADVISORY_LOCK_KEY,))
+        try:
+            return _migrate(db)
+        finally:
+            db.execute_sql("SELECT pg_advisory_unlock(%s)", (_ADVISORY_LOCK_KEY,))
+    return _migrate(db)
+
+
+def _migrate(db: Database) -> list[int]:
     db.create_tables([SchemaMigration], safe=True)
     done = applied_versions(db)
     applied = []

@@ -8,6 +8,7 @@ are logged.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import grpc
@@ -46,18 +47,14 @@ def requested_permission(field: str, msg: Any) -> Permission:
 class AccessServicer:
     def __init__(self, access: AccessIndex) -> None:
         self.access = access
+        self.denials = DenialLog()
 
     def _decide(self, field: str, check: Any) -> access_pb.CheckAccessResponse:
         requested = requested_permission(field, check)
         decision = self.access.check(check.token, requested)
         _COUNTERS[decision.reason].inc()
         if not decision.allowed:
-            log.info(
-                "denied",
-                reason=decision.reason.name,
-                permission=format_permission(requested),
-                authorization_id=decision.authorization_id,
-            )
+            self.denials.record(decision, requested)
         return _response(decision)
 
     def CheckAccess(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -78,6 +75,36 @@ class AccessServicer:
             _abort(context, "BatchCheckAccess", err)
         except STORE_ERRORS:
             _abort(context, "BatchCheckAccess", StoreUnavailable())
+
+
+class DenialLog:
+    """Logs each kind of denial (reason, authorization, permission) at most once
+    per `window` seconds; the repeats in between are counted and reported on the
+    next line for that kind. A flood of identical denials (a misconfigured client,
+    a token spray) costs a dictionary update, not a log line each."""
+
+    def __init__(self, window: float = 10.0, max_kinds: int = 10_000) -> None:
+        self.window = window
+        self.max_kinds = max_kinds
+        self._seen: dict[tuple[Reason, str, Permission], list[float]] = {}
+
+    def record(self, decision: Decision, requested: Permission) -> None:
+        key = (decision.reason, decision.authorization_id, requested)
+        now = time.monotonic()
+        entry = self._seen.get(key)
+        if entry is not None and now - entry[0] < self.window:
+            entry[1] += 1
+            return
+        if entry is None and len(self._seen) >= self.max_kinds:
+            self._seen.clear()
+        self._seen[key] = [now, 0]
+        log.info(
+            "denied",
+            reason=decision.reason.name,
+            permission=format_permission(requested),
+            authorization_id=decision.authorization_id,
+            repeats_since_last=int(entry[1]) if entry else 0,
+        )
 
 
 def _response(d: Decision) -> access_pb.CheckAccessResponse:

@@ -1,0 +1,669 @@
+"""authzd benchmark: CheckAccess against its references, side by side, in one run.
+
+    python scripts/bench.py            # full run (about 4 minutes on 2 cores)
+    python scripts/bench.py --quick    # every scenario, small and short (CI)
+
+It builds its fixtures itself (a bulk loader through the store), starts every
+server it measures on loopback as a real `authzd serve` process, drives them with
+grpc.aio load-generator processes for a bounded time, and prints one table: each
+scenario's throughput, p50/p99 and the ratio against its reference measured in
+the same run. Figures are also written as JSON (--out). Unary comparisons run in
+interleaved rounds and report medians, because the machine is noisy.
+
+Exit status is non-zero only when answers disagree (a correctness failure), never
+because of speed: CI runs --quick so the benchmark cannot rot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent import futures
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "generated")]
+
+import grpc  # noqa: E402
+from authzd.v1 import (  # noqa: E402
+    access_service_pb2 as access_pb,
+)
+from authzd.v1 import (  # noqa: E402
+    access_service_pb2_grpc as access_grpc,
+)
+from authzd.v1 import (  # noqa: E402
+    authorization_service_pb2 as auth_pb,
+)
+from authzd.v1 import (  # noqa: E402
+    authorization_service_pb2_grpc as auth_grpc,
+)
+from authzd.v1 import types_pb2  # noqa: E402
+from google.protobuf import field_mask_pb2  # noqa: E402
+from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+
+from service.domain.models import (  # noqa: E402
+    Authorization,
+    Bucket,
+    Organization,
+    Status,
+    User,
+)
+from service.domain.permissions import Action, Permission, ResourceType  # noqa: E402
+from service.domain.presets import operator_permissions  # noqa: E402
+from service.domain.tokens import TokenKind, new_token, token_digest, token_hint  # noqa: E402
+
+BUCKETS_PER_ORG = 50
+USERS_PER_ORG = 10
+BUCKETS_PER_TOKEN = 5  # x read+write = 10 permissions per token
+
+
+# --------------------------------------------------------------------------
+# fixtures
+
+
+@dataclass
+class Fixture:
+    db: str
+    operator_token: str
+    org_ids: list[str]
+    # (token, org_id, bucket_id, action, expected_allowed)
+    checks: list[tuple[str, str, str, int, bool]] = field(default_factory=list)
+    cold_tokens: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _id(rng: random.Random) -> str:
+    return f"{rng.getrandbits(63) | 1:016x}"
+
+
+def build_fixture(path: str, n_auth: int, n_orgs: int, seed: int = 7, n_checks: int = 20_000) -> Fixture:
+    """A store with n_auth tokens of 10 bucket permissions each, over n_orgs orgs,
+    and a mixed check load: 60% allowed, 30% denied, 10% unknown tokens."""
+    from service.store import open_store
+    from service.store.bulk import bulk_load
+
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    orgs = [Organization(_id(rng), f"org-{i}", "", now, now) for i in range(n_orgs)]
+    users = {o.id: [User(_id(rng), f"user-{i}-{j}", Status.ACTIVE, False, now, now)
+                    for j in range(USERS_PER_ORG)] for i, o in enumerate(orgs)}
+    buckets = {o.id: [Bucket(_id(rng), o.id, o.name, f"bucket-{j}", "", now, now)
+                      for j in range(BUCKETS_PER_ORG)] for o in orgs}
+    auths: list[tuple[Authorization, str]] = []
+    tokens: list[tuple[str, str, list[str]]] = []
+    for i in range(n_auth):
+        org = orgs[i % n_orgs]
+        user = users[org.id][i % USERS_PER_ORG]
+        mine = rng.sample([b.id for b in buckets[org.id]], BUCKETS_PER_TOKEN)
+        perms = tuple(Permission(a, ResourceType.BUCKETS, org.id, b)
+                      for b in mine for a in (Action.READ, Action.WRITE))
+        token = new_token(TokenKind.API, rng.randrange)
+        auths.append((Authorization(_id(rng), org.id, org.name, user.id, user.name, f"t{i}",
+                                    Status.ACTIVE, perms, token_hint(token), now, now),
+                      token_digest(token)))
+        tokens.append((token, org.id, mine))
+    operator = new_token(TokenKind.API, rng.randrange)
+    first_user = users[orgs[0].id][0]
+    auths.append((Authorization(_id(rng), orgs[0].id, orgs[0].name, first_user.id,
+                                first_user.name, "operator", Status.ACTIVE,
+                                tuple(operator_permissions()), token_hint(operator), now, now),
+                  token_digest(operator)))
+    store = open_store(path)
+    bulk_load(store, orgs, [u for us in users.values() for u in us],
+              [b for bs in buckets.values() for b in bs], auths)
+    store.close()
+
+    fx = Fixture(path, operator, [o.id for o in orgs])
+    for _ in range(n_checks):
+        roll = rng.random()
+        token, org_id, mine = rng.choice(tokens)
+        if roll < 0.6:
+            fx.checks.append((token, org_id, rng.choice(mine), Action.READ, True))
+        elif roll < 0.9:
+            other = rng.choice([b.id for b in buckets[org_id] if b.id not in mine])
+            fx.checks.append((token, org_id, other, Action.READ, False))
+        else:
+            fx.checks.append((new_token(TokenKind.API, rng.randrange), org_id,
+                              rng.choice(mine), Action.READ, False))
+    fx.cold_tokens = [(t, o, m[0]) for t, o, m in rng.sample(tokens, min(500, len(tokens)))]
+    return fx
+
+
+def check_request(token: str, org_id: str, bucket_id: str, action: int) -> access_pb.CheckAccessRequest:
+    return access_pb.CheckAccessRequest(
+        token=token,
+        permission=types_pb2.Permission(
+            action=action,
+            resource=types_pb2.Resource(type=types_pb2.RESOURCE_TYPE_BUCKETS,
+                                        org_id=org_id, id=bucket_id)))
+
+
+# --------------------------------------------------------------------------
+# servers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Proc:
+    def __init__(self, argv: list[str], port: int) -> None:
+        self.port = port
+        self.target = f"127.0.0.1:{port}"
+        self.popen = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._wait_serving()
+
+    def _wait_serving(self, timeout: float = 120) -> None:
+        deadline = time.time() + timeout
+        with grpc.insecure_channel(self.target) as ch:
+            stub = health_pb2_grpc.HealthStub(ch)
+            while time.time() < deadline:
+                if self.popen.poll() is not None:
+                    raise RuntimeError(f"server exited with {self.popen.returncode}")
+                try:
+                    r = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                    if r.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.1)
+        raise RuntimeError("server did not become SERVING")
+
+    def rss_mib(self) -> float:
+        """Resident memory of the process and its children (workers)."""
+        pids = [self.popen.pid]
+        try:
+            children = Path(f"/proc/{self.popen.pid}/task/{self.popen.pid}/children").read_text()
+            pids += [int(p) for p in children.split()]
+        except OSError:
+            pass
+        total = 0
+        for pid in pids:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        return total / 1024
+
+    def stop(self) -> None:
+        self.popen.terminate()
+        try:
+            self.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+
+
+def authzd_server(db: str, *extra: str) -> Proc:
+    port = free_port()
+    return Proc([sys.executable, "-m", "service", "serve", "--db", db, "--listen",
+                 f"127.0.0.1:{port}", "--log-level", "warning", *extra], port)
+
+
+def noop_server() -> Proc:
+    port = free_port()
+    return Proc([sys.executable, __file__, "noop-server", "--port", str(port)], port)
+
+
+class NoopAccess(access_grpc.AccessServiceServicer):
+    """Same sizes as a real answer, no work."""
+
+    RESPONSE = access_pb.CheckAccessResponse(
+        allowed=True, reason=access_pb.DECISION_REASON_ALLOWED,
+        matched_permission=types_pb2.Permission(
+            action=types_pb2.ACTION_READ,
+            resource=types_pb2.Resource(type=types_pb2.RESOURCE_TYPE_BUCKETS,
+                                        org_id="0123456789abcdef", id="0123456789abcdef")),
+        authorization_id="0123456789abcdef", user_id="0123456789abcdef",
+        org_id="0123456789abcdef")
+
+    def CheckAccess(self, request: Any, context: Any) -> Any:
+        return self.RESPONSE
+
+    def BatchCheckAccess(self, request: Any, context: Any) -> Any:
+        return access_pb.BatchCheckAccessResponse(results=[self.RESPONSE] * len(request.checks))
+
+
+def run_noop_server(port: int) -> None:
+    """The reference: the same grpc server settings as authzd serve."""
+    from grpc_health.v1 import health
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16),
+                         maximum_concurrent_rpcs=256,
+                         options=[("grpc.max_receive_message_length", 16 * 1024 * 1024),
+                                  ("grpc.so_reuseport", 0)])
+    access_grpc.add_AccessServiceServicer_to_server(NoopAccess(), server)
+    h = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(h, server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    h.set("", health_pb2.HealthCheckResponse.SERVING)
+    server.wait_for_termination()
+
+
+# --------------------------------------------------------------------------
+# load generation (runs in its own processes)
+
+
+async def _load(target: str, checks: list[list[Any]], duration: float, concurrency: int,
+                batch: int) -> dict[str, Any]:
+    async with grpc.aio.insecure_channel(target) as ch:
+        stub = access_grpc.AccessServiceStub(ch)
+        reqs = [check_request(*c[:4]) for c in checks]
+        expected = [c[4] for c in checks]
+        if batch:
+            groups = [reqs[i:i + batch] for i in range(0, len(reqs) - batch + 1, batch)]
+            batches = [access_pb.BatchCheckAccessRequest(checks=g) for g in groups]
+        loop = asyncio.get_running_loop()
+        latencies: list[float] = []
+        counters = {"calls": 0, "decisions": 0, "wrong": 0}
+        measuring = False
+
+        async def worker(i: int) -> None:
+            idx = i
+            while loop.time() < end:
+                t0 = time.perf_counter()
+                if batch:
+                    k = idx % len(batches)
+                    resp = await stub.BatchCheckAccess(batches[k])
+                    n = len(resp.results)
+                    base = k * batch
+                    wrong = sum(r.allowed != expected[base + j] for j, r in enumerate(resp.results))
+                else:
+                    k = idx % len(reqs)
+                    resp = await stub.CheckAccess(reqs[k])
+                    n, wrong = 1, int(resp.allowed != expected[k])
+                dt = time.perf_counter() - t0
+                if measuring:
+                    latencies.append(dt)
+                    counters["calls"] += 1
+                    counters["decisions"] += n
+                counters["wrong"] += wrong
+                idx += concurrency
+
+        warm = min(1.0, duration / 3)
+        end = loop.time() + warm
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        measuring = True
+        start = time.perf_counter()
+        end = loop.time() + duration
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    return {"elapsed": elapsed, "latencies": latencies, **counters}
+
+
+def run_load_child(args: argparse.Namespace) -> None:
+    checks = json.loads(Path(args.checks).read_text())
+    result = asyncio.run(_load(args.target, checks, args.duration, args.concurrency, args.batch))
+    Path(args.out).write_text(json.dumps(result))
+
+
+@dataclass
+class LoadResult:
+    throughput: float  # decisions per second
+    p50_ms: float
+    p99_ms: float
+    wrong: int
+
+
+def drive(target: str, checks_file: str, duration: float, *, clients: int = 1,
+          concurrency: int = 32, batch: int = 0) -> LoadResult:
+    outs = [tempfile.mktemp(suffix=".json") for _ in range(clients)]
+    procs = [subprocess.Popen([sys.executable, __file__, "load", "--target", target,
+                               "--checks", checks_file, "--duration", str(duration),
+                               "--concurrency", str(concurrency), "--batch", str(batch),
+                               "--out", out]) for out in outs]
+    for p in procs:
+        if p.wait(timeout=duration + 120) != 0:
+            raise RuntimeError("load generator failed")
+    parts = [json.loads(Path(o).read_text()) for o in outs]
+    for o in outs:
+        os.unlink(o)
+    lat = sorted(x for p in parts for x in p["latencies"])
+    elapsed = max(p["elapsed"] for p in parts)
+    return LoadResult(
+        throughput=sum(p["decisions"] for p in parts) / elapsed,
+        p50_ms=lat[len(lat) // 2] * 1000 if lat else float("nan"),
+        p99_ms=lat[int(len(lat) * 0.99)] * 1000 if lat else float("nan"),
+        wrong=sum(p["wrong"] for p in parts),
+    )
+
+
+def median_result(results: list[LoadResult]) -> LoadResult:
+    return LoadResult(
+        statistics.median(r.throughput for r in results),
+        statistics.median(r.p50_ms for r in results),
+        statistics.median(r.p99_ms for r in results),
+        sum(r.wrong for r in results),
+    )
+
+
+# --------------------------------------------------------------------------
+# scenarios
+
+
+def scenario_unary(fx_big: Fixture, fx_small: Fixture, checks_big: str, checks_small: str,
+                   rounds: int, duration: float, rows: list[dict[str, Any]]) -> None:
+    noop, big, small = noop_server(), authzd_server(fx_big.db), authzd_server(fx_small.db)
+    try:
+        res: dict[str, list[LoadResult]] = {"noop": [], "big": [], "small": []}
+        for _ in range(rounds):  # interleaved, so drift hits all three alike
+            res["noop"].append(drive(noop.target, checks_big, duration))
+            res["big"].append(drive(big.target, checks_big, duration))
+            res["small"].append(drive(small.target, checks_small, duration))
+        rss_big, rss_small = big.rss_mib(), small.rss_mib()
+    finally:
+        for p in (noop, big, small):
+            p.stop()
+    n, b, s = (median_result(res[k]) for k in ("noop", "big", "small"))
+    n_big = len(fx_big.checks)
+    rows.append(dict(scenario="unary no-op servicer (reference)", throughput=n.throughput,
+                     p50_ms=n.p50_ms, p99_ms=n.p99_ms, ratio=None, target=None))
+    rows.append(dict(scenario=f"unary CheckAccess, {label(fx_big)} (vs no-op)",
+                     throughput=b.throughput, p50_ms=b.p50_ms, p99_ms=b.p99_ms,
+                     ratio=b.throughput / n.throughput, target=">= 0.90",
+                     p99_ratio=b.p99_ms / n.p99_ms, p99_target="<= 1.25", wrong=b.wrong,
+                     checks=n_big))
+    rows.append(dict(scenario=f"unary CheckAccess, {label(fx_small)}: p50 of big / small",
+                     throughput=s.throughput, p50_ms=s.p50_ms, p99_ms=s.p99_ms,
+                     ratio=b.p50_ms / s.p50_ms, target="<= 1.10", wrong=s.wrong))
+    rows.append(dict(scenario=f"server RSS MiB, {label(fx_big)} warm vs {label(fx_small)}",
+                     throughput=None, p50_ms=None, p99_ms=None, ratio=rss_big / rss_small,
+                     rss_big_mib=rss_big, rss_small_mib=rss_small, target="bounded"))
+
+
+def label(fx: Fixture) -> str:
+    from service.store import open_store
+
+    store = open_store(fx.db)
+    n = store.counts()["authorizations"]
+    store.close()
+    return f"{n:,} tokens"
+
+
+def scenario_batch(fx: Fixture, checks_file: str, duration: float, batch: int,
+                   rows: list[dict[str, Any]]) -> None:
+    server = authzd_server(fx.db)
+    try:
+        r = drive(server.target, checks_file, duration, concurrency=4, batch=batch)
+        # Same answers as unary calls, compared one by one on a sample.
+        with grpc.insecure_channel(server.target) as ch:
+            stub = access_grpc.AccessServiceStub(ch)
+            sample = [check_request(*c[:4]) for c in fx.checks[:batch]]
+            batched = stub.BatchCheckAccess(access_pb.BatchCheckAccessRequest(checks=sample))
+            differ = sum(stub.CheckAccess(q) != a for q, a in zip(sample, batched.results, strict=True))
+    finally:
+        server.stop()
+    rows.append(dict(scenario=f"BatchCheckAccess x{batch}, decisions/s", throughput=r.throughput,
+                     p50_ms=r.p50_ms, p99_ms=r.p99_ms, ratio=None, target=">= 200,000/s",
+                     wrong=r.wrong + differ, unary_batch_differences=differ))
+
+
+def scenario_workers(fx: Fixture, checks_file: str, duration: float, rounds: int,
+                     rows: list[dict[str, Any]]) -> None:
+    results: dict[int, list[LoadResult]] = {1: [], 2: []}
+    for _ in range(rounds):
+        for workers in (1, 2):
+            port = free_port()
+            server = Proc([sys.executable, "-m", "service", "serve", "--db", fx.db, "--listen",
+                           f"127.0.0.1:{port}", "--log-level", "warning", "--workers",
+                           str(workers)], port)
+            try:
+                results[workers].append(drive(server.target, checks_file, duration, clients=2))
+            finally:
+                server.stop()
+    one, two = median_result(results[1]), median_result(results[2])
+    rows.append(dict(scenario="2 workers vs 1 (2 load processes, same 2 cores)",
+                     throughput=two.throughput, p50_ms=two.p50_ms, p99_ms=two.p99_ms,
+                     ratio=two.throughput / one.throughput, target="reported",
+                     one_worker_throughput=one.throughput, wrong=one.wrong + two.wrong))
+
+
+def scenario_casbin(n_tokens: int, sample: int, rows: list[dict[str, Any]], workdir: str) -> None:
+    """In-process: authzd's decision index vs pycasbin enforce on the same policy."""
+    import casbin
+
+    from service.app.access import AccessIndex
+    from service.app.clock import SystemClock
+    from service.store import open_store
+
+    fx = build_fixture(os.path.join(workdir, "casbin.db"), n_tokens, 100, seed=11,
+                       n_checks=sample)
+    store = open_store(fx.db)
+    index = AccessIndex(store, SystemClock())
+    index.preload()
+    index.start()  # the poller keeps the index fresh, as in the server
+    model = casbin.Enforcer.new_model(text=CASBIN_MODEL)
+    enforcer = casbin.Enforcer(model)
+    enforcer.enable_log(False) if hasattr(enforcer, "enable_log") else None
+    from service.store.models import AuthorizationRow
+
+    policies, groupings = [], []
+    for row in AuthorizationRow.select():
+        role = f"role:{row.id}"
+        groupings.append([row.token_digest, role, row.org_id])
+        for line in row.permissions.split("\n"):
+            action, path = line.split(":", 1)
+            org, obj = (path.split("/", 2)[1], path.split("/", 2)[2]) if path.startswith("orgs/") else ("*", path)
+            policies.append([role, org, obj, action])
+    enforcer.add_policies(policies)
+    enforcer.add_named_grouping_policies("g", groupings)
+
+    def casbin_decide(token: str, org: str, bucket: str, action: int) -> bool:
+        act = "read" if action == Action.READ else "write"
+        return bool(enforcer.enforce(token_digest(token), org, f"buckets/{bucket}", act))
+
+    def authzd_decide(token: str, org: str, bucket: str, action: int) -> bool:
+        return index.check(token, Permission(Action(action), ResourceType.BUCKETS, org, bucket)).allowed
+
+    checks = fx.checks[:sample]
+    casbin_answers, authzd_answers, casbin_times, authzd_times = [], [], [], []
+    for c in checks:
+        t0 = time.perf_counter()
+        casbin_answers.append(casbin_decide(*c[:4]))
+        casbin_times.append(time.perf_counter() - t0)
+    for _ in range(20):  # many passes: each decision takes microseconds
+        for c in checks:
+            t0 = time.perf_counter()
+            authzd_answers.append(authzd_decide(*c[:4]))
+            authzd_times.append(time.perf_counter() - t0)
+    index.stop()
+    store.close()
+    disagree = sum(a != b for a, b in zip(casbin_answers, authzd_answers[:len(checks)], strict=True))
+    wrong = sum(a != c[4] for a, c in zip(authzd_answers[:len(checks)], checks, strict=True))
+    c_med, a_med = statistics.median(casbin_times), statistics.median(authzd_times)
+    rows.append(dict(scenario=f"in-process decision vs pycasbin enforce ({n_tokens:,} tokens x 10)",
+                     throughput=1 / a_med, p50_ms=a_med * 1000, p99_ms=None,
+                     ratio=c_med / a_med, target=">= 1000x", casbin_p50_ms=c_med * 1000,
+                     wrong=wrong + disagree, casbin_disagreements=disagree, sample=len(checks)))
+
+
+CASBIN_MODEL = """
+[request_definition]
+r = sub, dom, obj, act
+
+[policy_definition]
+p = sub, dom, obj, act
+
+[role_definition]
+g = _, _, _
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = g(r.sub, p.sub, r.dom) && (p.dom == "*" || r.dom == p.dom) && r.obj == p.obj && r.act == p.act
+"""
+
+
+def scenario_revocation(fx: Fixture, trials: int, rows: list[dict[str, Any]]) -> None:
+    """A write on server A; how long until server B (same database file) sees it.
+    Also: A itself must never answer stale after its own write returned."""
+    a, b = authzd_server(fx.db), authzd_server(fx.db)
+    md = (("authorization", f"Token {fx.operator_token}"),)
+    appear, revoke, stale_on_writer = [], [], 0
+    try:
+        with grpc.insecure_channel(a.target) as cha, grpc.insecure_channel(b.target) as chb:
+            auths = auth_grpc.AuthorizationServiceStub(cha)
+            check_a = access_grpc.AccessServiceStub(cha).CheckAccess
+            check_b = access_grpc.AccessServiceStub(chb).CheckAccess
+            org = fx.org_ids[0]
+            perm = types_pb2.Permission(action=types_pb2.ACTION_READ, resource=types_pb2.Resource(
+                type=types_pb2.RESOURCE_TYPE_ORGS, id=org))
+            for _ in range(trials):
+                created = auths.CreateAuthorization(auth_pb.CreateAuthorizationRequest(
+                    org_id=org, permissions=[perm]), metadata=md)
+                req = access_pb.CheckAccessRequest(token=created.token, permission=perm)
+                t0 = time.perf_counter()
+                stale_on_writer += not check_a(req).allowed
+                while not check_b(req).allowed:
+                    time.sleep(0.002)
+                appear.append(time.perf_counter() - t0)
+                auths.UpdateAuthorization(auth_pb.UpdateAuthorizationRequest(
+                    authorization=types_pb2.Authorization(id=created.authorization.id,
+                                                          status=types_pb2.STATUS_INACTIVE),
+                    update_mask=field_mask_pb2.FieldMask(paths=["status"])), metadata=md)
+                t0 = time.perf_counter()
+                stale_on_writer += check_a(req).allowed
+                while check_b(req).allowed:
+                    time.sleep(0.002)
+                revoke.append(time.perf_counter() - t0)
+    finally:
+        a.stop()
+        b.stop()
+    appear.sort()
+    revoke.sort()
+    both = sorted(appear + revoke)
+    rows.append(dict(scenario=f"cross-process staleness, {trials} trials x (create, deactivate)",
+                     throughput=None, p50_ms=statistics.median(both) * 1000,
+                     p99_ms=both[int(len(both) * 0.99) - 1] * 1000, ratio=None,
+                     max_ms=both[-1] * 1000, target="max <= 1000 ms",
+                     stale_on_writing_server=stale_on_writer, wrong=stale_on_writer))
+
+
+def scenario_cache_miss(fx: Fixture, rows: list[dict[str, Any]]) -> None:
+    """Server time of the first check of a token not in memory (no preload)."""
+    from service.app.access import AccessIndex
+    from service.app.clock import SystemClock
+    from service.store import open_store
+
+    store = open_store(fx.db)
+    index = AccessIndex(store, SystemClock())
+    index.start()
+    cold, warm = [], []
+    for token, org, bucket in fx.cold_tokens:
+        req = Permission(Action.READ, ResourceType.BUCKETS, org, bucket)
+        t0 = time.perf_counter()
+        first = index.check(token, req)
+        cold.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        second = index.check(token, req)
+        warm.append(time.perf_counter() - t0)
+        assert first == second and first.allowed
+    index.stop()
+    store.close()
+    cold.sort()
+    rows.append(dict(scenario=f"cache miss, server time ({len(cold)} cold tokens)",
+                     throughput=None, p50_ms=statistics.median(cold) * 1000,
+                     p99_ms=cold[int(len(cold) * 0.99) - 1] * 1000,
+                     ratio=statistics.median(cold) / statistics.median(warm),
+                     warm_p50_ms=statistics.median(warm) * 1000, target="p99 <= 2 ms"))
+
+
+# --------------------------------------------------------------------------
+
+
+def fmt(v: Any, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print(f"\n{'scenario':<66} {'thr/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>8}  target")
+    for r in rows:
+        print(f"{r['scenario']:<66} {fmt(r['throughput'], ',.0f'):>11} "
+              f"{fmt(r['p50_ms'], '.3f'):>8} {fmt(r['p99_ms'], '.3f'):>8} "
+              f"{fmt(r['ratio'], '.2f'):>8}  {r.get('target') or ''}")
+        extras = {k: v for k, v in r.items() if k not in
+                  ("scenario", "throughput", "p50_ms", "p99_ms", "ratio", "target")}
+        if extras:
+            print("    " + ", ".join(f"{k}={fmt(v, '.3f') if isinstance(v, float) else v}"
+                                    for k, v in extras.items()))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd")
+    p = sub.add_parser("noop-server")
+    p.add_argument("--port", type=int, required=True)
+    p = sub.add_parser("load")
+    for name in ("--target", "--checks", "--out"):
+        p.add_argument(name, required=True)
+    p.add_argument("--duration", type=float, required=True)
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--batch", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="every scenario, small and short")
+    parser.add_argument("--out", default="bench-results.json", help="where to write the JSON")
+    parser.add_argument("--only", nargs="*", help="run only these scenarios")
+    args = parser.parse_args()
+    if args.cmd == "noop-server":
+        run_noop_server(args.port)
+        return 0
+    if args.cmd == "load":
+        run_load_child(args)
+        return 0
+
+    q = args.quick
+    sizes = dict(big=2_000 if q else 100_000, small=100, casbin=1_000 if q else 10_000,
+                 duration=1.0 if q else 8.0, rounds=1 if q else 3,
+                 trials=5 if q else 100, casbin_sample=50 if q else 200)
+    want = set(args.only or ["unary", "batch", "workers", "casbin", "revocation", "miss"])
+    rows: list[dict[str, Any]] = []
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="authzd-bench-") as workdir:
+        t0 = time.time()
+        fx_big = build_fixture(os.path.join(workdir, "big.db"), sizes["big"], 100)
+        fx_small = build_fixture(os.path.join(workdir, "small.db"), sizes["small"], 10)
+        print(f"fixtures built in {time.time() - t0:.1f}s", file=sys.stderr)
+        checks_big = os.path.join(workdir, "checks-big.json")
+        checks_small = os.path.join(workdir, "checks-small.json")
+        Path(checks_big).write_text(json.dumps([list(c) for c in fx_big.checks]))
+        Path(checks_small).write_text(json.dumps([list(c) for c in fx_small.checks]))
+        steps = [
+            ("unary", lambda: scenario_unary(fx_big, fx_small, checks_big, checks_small,
+                                             sizes["rounds"], sizes["duration"], rows)),
+            ("batch", lambda: scenario_batch(fx_big, checks_big, sizes["duration"], 1000, rows)),
+            ("workers", lambda: scenario_workers(fx_big, checks_big, sizes["duration"],
+                                                 sizes["rounds"], rows)),
+            ("casbin", lambda: scenario_casbin(sizes["casbin"], sizes["casbin_sample"], rows,
+                                               workdir)),
+            ("revocation", lambda: scenario_revocation(fx_big, sizes["trials"], rows)),
+            ("miss", lambda: scenario_cache_miss(fx_big, rows)),
+        ]
+        for name, step in steps:
+            if name in want:
+                t0 = time.time()
+                step()
+                print(f"{name} done in {time.time() - t0:.1f}s", file=sys.stderr)
+    print_table(rows)
+    wrong = sum(int(r.get("wrong", 0) or 0) for r in rows)
+    report = dict(quick=q, cpus=os.cpu_count(), seconds=round(time.time() - started, 1),
+                  when=datetime.now(UTC).isoformat(timespec="seconds"), rows=rows,
+                  wrong_answers=wrong)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    print(f"\nwrong answers: {wrong}; total {report['seconds']}s; JSON: {args.out}")
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
