@@ -81,31 +81,54 @@ class AccessIndex:
 
     # -- the hot path ------------------------------------------------------
 
-    def grant(self, token: str) -> Grant | None:
-        """The token's compiled state, or None if there is no such token."""
+    def ensure_fresh(self) -> None:
+        """Fail closed: refuse to decide from memory the store has not confirmed
+        for longer than stale_after."""
         if time.monotonic() > self._fresh_until:
             raise StoreUnavailable("the store has not been readable recently; refusing to decide")
+
+    def now(self) -> float:
+        return self._clock.time()
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever what was decided before may no longer hold."""
+        return self._generation
+
+    def lookup(self, token: str) -> tuple[Grant | None, float]:
+        """The token's compiled state (None: no such token) and the time until
+        which it holds without a write (a session's union changes when one of its
+        tokens expires)."""
+        self.ensure_fresh()
         digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-        now = self._clock.time()
         entry = self._cache.get(digest)
-        if entry is None or now >= entry[1]:
-            return self._load(token, digest, now)
-        return entry[0]
+        if entry is None or self._clock.time() >= entry[1]:
+            return self._load(token, digest, self._clock.time())
+        return entry
+
+    def grant(self, token: str) -> Grant | None:
+        """The token's compiled state, or None if there is no such token."""
+        return self.lookup(token)[0]
 
     def check(self, token: str, requested: Permission) -> Decision:
         grant = self.grant(token)
         now = self._clock.time()
         decision = decide(grant, requested, now)
-        if grant is not None and grant.org_id:
-            self._used[grant.authorization_id] = now
+        self.note_used(decision.authorization_id if grant is not None and grant.org_id else "",
+                       now)
         return decision
+
+    def note_used(self, authorization_id: str, now: float) -> None:
+        """Remember a use for last_used_time; written by the poller, not here."""
+        if authorization_id:
+            self._used[authorization_id] = now
 
     # -- misses ------------------------------------------------------------
 
-    def _load(self, token: str, digest: str, now: float) -> Grant | None:
+    def _load(self, token: str, digest: str, now: float) -> tuple[Grant | None, float]:
         kind = parse_token(token)
         if kind is None:
-            return None  # malformed: never looked up, never cached
+            return None, _NEVER  # malformed: never looked up, never cached
         generation = self._generation
         if kind is TokenKind.API:
             grant, stale_at = self._load_api(digest), _NEVER
@@ -117,7 +140,7 @@ class AccessIndex:
                     # FIFO eviction: cheap, and a hit needs no bookkeeping.
                     self._cache.pop(next(iter(self._cache)))
                 self._cache[digest] = (grant, stale_at)
-        return grant
+        return grant, stale_at
 
     def _load_api(self, digest: str) -> Grant | None:
         record = self._store.token_record(digest)

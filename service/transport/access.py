@@ -14,10 +14,11 @@ from typing import Any
 import grpc
 import structlog
 from authzd.v1 import access_service_pb2 as access_pb
+from google.protobuf.message import DecodeError
 from prometheus_client import Counter
 
 from service.app.access import AccessIndex
-from service.domain.decision import Decision, Reason
+from service.domain.decision import Decision, Reason, decide
 from service.domain.errors import AuthzdError, InvalidArgument, StoreUnavailable
 from service.domain.permissions import Permission, check_permission, format_permission
 from service.store.database import STORE_ERRORS
@@ -44,37 +45,113 @@ def requested_permission(field: str, msg: Any) -> Permission:
     )
 
 
+# A remembered answer: (CheckAccessResponse bytes, the same as one element of
+# BatchCheckAccessResponse.results, index generation, valid until, reason,
+# authorization id to mark as used, (decision, requested) when denied).
+Answer = tuple[bytes, bytes, int, float, Reason, str, "tuple[Decision, Permission] | None"]
+
+
 class AccessServicer:
-    def __init__(self, access: AccessIndex) -> None:
+    """Serves AccessService on raw bytes (registered without (de)serializers).
+
+    An answer is a pure function of (token, requested permission) for as long as
+    the decision index's generation does not change and the token has not
+    expired, so each answer is kept serialized: a repeated check costs one parse
+    of the request and one dictionary lookup, and BatchCheckAccess joins the kept
+    bytes. Every write moves the generation, which retires all kept answers.
+    """
+
+    def __init__(self, access: AccessIndex, cache_size: int = 100_000) -> None:
         self.access = access
         self.denials = DenialLog()
+        self._cache_size = cache_size
+        self._answers: dict[tuple[str, int, int, str, str], Answer] = {}
 
-    def _decide(self, field: str, check: Any) -> access_pb.CheckAccessResponse:
+    def answer(self, field: str, check: Any) -> Answer:
+        access = self.access
+        access.ensure_fresh()
+        p = check.permission
+        r = p.resource
+        key = (check.token, p.action, r.type, r.org_id, r.id)
+        now = access.now()
+        found = self._answers.get(key)
+        if found is None or found[2] != access.generation or now >= found[3]:
+            found = self._decide(field, check, key, now)
+        _COUNTERS[found[4]].inc()
+        if found[5]:
+            access.note_used(found[5], now)
+        if found[6] is not None:
+            self.denials.record(*found[6])
+        return found
+
+    def _decide(self, field: str, check: Any, key: tuple[str, int, int, str, str],
+                now: float) -> Answer:
         requested = requested_permission(field, check)
-        decision = self.access.check(check.token, requested)
-        _COUNTERS[decision.reason].inc()
-        if not decision.allowed:
-            self.denials.record(decision, requested)
-        return _response(decision)
+        generation = self.access.generation  # before the lookup: a race only retires
+        grant, valid_until = self.access.lookup(check.token)
+        decision = decide(grant, requested, now)
+        if grant is not None and grant.expire_at is not None and now < grant.expire_at:
+            valid_until = min(valid_until, grant.expire_at)
+        response = _response(decision)
+        answer: Answer = (
+            response.SerializeToString(),
+            access_pb.BatchCheckAccessResponse(results=[response]).SerializeToString(),
+            generation,
+            valid_until,
+            decision.reason,
+            decision.authorization_id if grant is not None and grant.org_id else "",
+            None if decision.allowed else (decision, requested),
+        )
+        if len(self._answers) >= self._cache_size:
+            try:
+                self._answers.pop(next(iter(self._answers)))
+            except (KeyError, RuntimeError, StopIteration):  # another thread got there
+                pass
+        self._answers[key] = answer
+        return answer
 
-    def CheckAccess(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def CheckAccess(self, raw: bytes, context: grpc.ServicerContext) -> bytes | None:
         try:
-            return self._decide("", request)
+            return self.answer("", _parse(access_pb.CheckAccessRequest, raw))[0]
         except AuthzdError as err:
             _abort(context, "CheckAccess", err)
         except STORE_ERRORS:
             _abort(context, "CheckAccess", StoreUnavailable())
+        return None
 
-    def BatchCheckAccess(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def BatchCheckAccess(self, raw: bytes, context: grpc.ServicerContext) -> bytes | None:
         try:
+            request = _parse(access_pb.BatchCheckAccessRequest, raw)
             if len(request.checks) > MAX_BATCH:
                 raise InvalidArgument("checks", f"at most {MAX_BATCH} checks per batch")
-            results = [self._decide(f"checks[{i}].", c) for i, c in enumerate(request.checks)]
-            return access_pb.BatchCheckAccessResponse(results=results)
+            # Repeated fields concatenate on the wire: the response is the kept
+            # one-element encodings, joined.
+            return b"".join(
+                self.answer(f"checks[{i}].", c)[1] for i, c in enumerate(request.checks)
+            )
         except AuthzdError as err:
             _abort(context, "BatchCheckAccess", err)
         except STORE_ERRORS:
             _abort(context, "BatchCheckAccess", StoreUnavailable())
+        return None
+
+
+def _parse(message: Any, raw: bytes) -> Any:
+    try:
+        return message.FromString(raw)
+    except DecodeError:
+        raise InvalidArgument("request", "is not a valid protobuf message") from None
+
+
+def add_to_server(servicer: AccessServicer, server: grpc.Server) -> None:
+    """Register AccessService with bytes in and bytes out (see AccessServicer)."""
+    handlers = {
+        "CheckAccess": grpc.unary_unary_rpc_method_handler(servicer.CheckAccess),
+        "BatchCheckAccess": grpc.unary_unary_rpc_method_handler(servicer.BatchCheckAccess),
+    }
+    name = access_pb.DESCRIPTOR.services_by_name["AccessService"].full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
+    server.add_registered_method_handlers(name, handlers)
 
 
 class DenialLog:

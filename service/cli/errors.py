@@ -1,0 +1,11 @@
+"""The one error the CLI reports: a line naming what went wrong and what to do."""
+
+from __future__ import annotations
+
+
+class CliError(Exception):
+    """Printed as `error: <message>` on stderr; the command exits 1."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
