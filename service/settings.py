@@ -40,11 +40,19 @@ class Settings:
         return out
 
 
+_SECRET_PARAMS = {"password", "sslpassword"}
+
+
 def redact_url(url: str) -> str:
+    """The URL with its password (in the userinfo or as a libpq query parameter)
+    replaced by ***; the rest, IPv6 brackets included, kept as written."""
     parsed = urlparse(url)
-    if parsed.password is None:
-        return url
-    netloc = f"{parsed.username}:***@{parsed.hostname}"
-    if parsed.port:
-        netloc += f":{parsed.port}"
-    return urlunparse(parsed._replace(netloc=netloc))
+    netloc = parsed.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.partition(':')[0]}:***@{hostport}"
+    query = "&".join(
+        f"{k}=***" if k.lower() in _SECRET_PARAMS else f"{k}={v}" if sep else k
+        for k, sep, v in (part.partition("=") for part in parsed.query.split("&") if part)
+    )
+    return urlunparse(parsed._replace(netloc=netloc, query=query))

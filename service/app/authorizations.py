@@ -196,6 +196,7 @@ def update(
     status: int,
     description: str,
 ) -> Authorization:
+    check_id("authorization.id", auth_id)  # the request's field, not GetAuthorization's
     chosen = update_paths(paths, status=bool(status), description=bool(description))
     new_status = None
     if "status" in chosen:

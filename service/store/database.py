@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from peewee import (
     JOIN,
@@ -113,14 +114,34 @@ def _sqlite(path: str) -> Database:
     return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
 
 
+def _holds_authzd_schema(path: Path) -> bool | None:
+    """Whether the SQLite file at path has our schema, read without writing a
+    byte; None when it cannot be told this way (locked, no permission), and the
+    normal open decides."""
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        row = con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migration'"
+        ).fetchone()
+        return row is not None
+    except sqlite3.OperationalError:
+        return None
+    except sqlite3.DatabaseError:
+        return False  # not a SQLite file at all
+    finally:
+        con.close()
+
+
 def _postgres(url: str, max_connections: int) -> Database:
+    """libpq reads the whole URL (sslmode and the other query parameters
+    included, percent-escapes decoded)."""
     parsed = urlparse(url)
     return PooledPostgresqlDatabase(
-        (parsed.path or "/").lstrip("/") or "postgres",
-        user=parsed.username,
-        password=parsed.password,
-        host=parsed.hostname,
-        port=parsed.port or 5432,
+        unquote((parsed.path or "/").lstrip("/")) or "postgres",
+        dsn=url,
         max_connections=max_connections,
         stale_timeout=300,
         autoconnect=True,
@@ -142,6 +163,10 @@ def open_store(
         path = Path(db_path or "authzd.db")
         if not create and not path.exists():
             raise NoDatabase(f"{path}: no such file")
+        # Look before connecting: the connection's pragmas (WAL) would rewrite
+        # someone else's file before we could tell it is not ours.
+        if not create and _holds_authzd_schema(path) is False:
+            raise NoDatabase(f"{path}: holds no authzd database")
         db = _sqlite(str(path))
     database.initialize(db)
     try:

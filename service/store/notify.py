@@ -8,7 +8,6 @@ from __future__ import annotations
 import select
 import threading
 from collections.abc import Callable
-from urllib.parse import urlparse
 
 import psycopg2
 import structlog
@@ -21,14 +20,9 @@ log = structlog.get_logger("authzd.notify")
 def listen(database_url: str, on_change: Callable[[], None], stop: threading.Event) -> None:
     """Block until `stop` is set, calling on_change for every notification (and
     once after each reconnect, since notifications may have been missed)."""
-    parsed = urlparse(database_url)
     while not stop.is_set():
         try:
-            conn = psycopg2.connect(
-                dbname=(parsed.path or "/").lstrip("/") or "postgres",
-                user=parsed.username, password=parsed.password,
-                host=parsed.hostname, port=parsed.port or 5432, connect_timeout=5,
-            )
+            conn = psycopg2.connect(database_url, connect_timeout=5)
         except psycopg2.Error:
             stop.wait(1.0)
             continue

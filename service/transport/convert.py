@@ -49,8 +49,18 @@ def timestamp(dt: datetime) -> Timestamp:
     return ts
 
 
-def from_timestamp(ts: Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=UTC)
+def from_timestamp(ts: Timestamp, field: str = "expire_time") -> datetime:
+    """A request timestamp. Out of protobuf's range (years 1-9999, nanos 0-999999999)
+    is the caller's mistake: INVALID_ARGUMENT naming the field, not INTERNAL.
+    (Its one caller today is CreateAuthorization.expire_time, hence the reason.)"""
+    try:
+        return ts.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise InvalidArgument(
+            field,
+            "is not a valid timestamp (years 1 to 9999, nanos 0 to 999999999)",
+            reason="INVALID_EXPIRE_TIME",
+        ) from None
 
 
 def authorization_to_proto(a: Authorization) -> types_pb2.Authorization:
