@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from service.domain.ids import check_id
 from service.domain.models import Bucket
 from service.domain.permissions import Action, Permission, ResourceType
 
@@ -81,6 +82,7 @@ def update(
     name: str,
     description: str,
 ) -> Bucket:
+    check_id("bucket.id", bucket_id)  # name the request's field, not GetBucket's "id"
     chosen = update_paths(paths, name=bool(name), description=bool(description))
     with app.write():
         bucket = _visible(app, caller, bucket_id, Action.WRITE)

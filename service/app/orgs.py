@@ -66,6 +66,7 @@ def list_(
 def update(
     app: App, caller: Caller, org_id: str, paths: Sequence[str], name: str, description: str
 ) -> Organization:
+    check_id("organization.id", org_id)  # name the request's field, not GetOrganization's
     paths = update_paths(paths, name=bool(name), description=bool(description))
     with app.write():
         org = _visible(app, caller, org_id, Action.WRITE)

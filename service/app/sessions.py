@@ -31,6 +31,14 @@ class SignInResult:
     user: User
 
 
+def _backoff_micros(failures: int) -> int:
+    """How long an account with this many consecutive failures is throttled."""
+    if failures < THROTTLE_AFTER:
+        return 0
+    exponent = min(failures - THROTTLE_AFTER, 16)  # no huge powers past the cap
+    return min(2**exponent, THROTTLE_MAX_SECONDS) * 1_000_000
+
+
 _dummy_hash: str | None = None
 
 
@@ -47,16 +55,12 @@ def sign_in(app: App, username: str, password: str) -> SignInResult:
     if user is None or password_hash is None:
         verify(app, _dummy(app), password)
         raise Unauthenticated()
-    failures, throttled_until = app.store.signin_state(user.id)
+    _, throttled_until = app.store.signin_state(user.id)
     now = app.clock.now()
     if throttled_until > to_micros(now):
         raise Unauthenticated()
     if not verify(app, password_hash, password) or user.status is not Status.ACTIVE:
-        failures += 1
-        delay = 0
-        if failures >= THROTTLE_AFTER:
-            delay = min(2 ** (failures - THROTTLE_AFTER), THROTTLE_MAX_SECONDS)
-        app.store.set_signin_state(user.id, failures, to_micros(now) + delay * 1_000_000)
+        app.store.record_signin_failure(user.id, to_micros(now), _backoff_micros)
         raise Unauthenticated()
     token = app.new_token(TokenKind.SESSION)
     ttl = timedelta(minutes=app.settings.session_ttl_minutes)

@@ -73,6 +73,7 @@ def list_(
 def update(
     app: App, caller: Caller, user_id: str, paths: Sequence[str], name: str, status: int
 ) -> User:
+    check_id("user.id", user_id)  # name the request's field, not GetUser's "id"
     chosen = update_paths(paths, name=bool(name), status=bool(status))
     new_name = check_name("user.name", name) if "name" in chosen else None
     new_status = _status("user.status", status) if "status" in chosen else None

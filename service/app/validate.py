@@ -95,17 +95,20 @@ def collect_page(
     key: Callable[[T], str],
 ) -> tuple[list[T], str]:
     """Fill one page with visible items, scanning the store by id in chunks;
-    invisible items are left out silently (existence never leaks)."""
+    invisible items are left out silently (existence never leaks). The token is
+    empty on the page that holds the last visible item (AIP-158): a full page
+    looks one visible item further before handing out a token."""
     out: list[T] = []
     after = req.after
+    chunk = req.size + 1
     while True:
-        batch = fetch(Page(after, req.size))
+        batch = fetch(Page(after, chunk))
         for item in batch:
             if visible(item):
-                out.append(item)
                 if len(out) == req.size:
-                    return out, next_page_token(req.kind, key(item))
-        if len(batch) < req.size:
+                    return out, next_page_token(req.kind, key(out[-1]))
+                out.append(item)
+        if len(batch) < chunk:
             return out, ""
         after = key(batch[-1])
 
@@ -122,7 +125,9 @@ def update_paths(paths: Sequence[str], **present: bool) -> set[str]:
     if unknown:
         raise InvalidArgument(
             "update_mask",
-            f"cannot update {unknown[0]!r}; updatable: {', '.join(sorted(allowed))}",
+            # Bounded: the path is the caller's text, and an unbounded message
+            # overflows the status trailer (the client then sees RESOURCE_EXHAUSTED).
+            f"cannot update {unknown[0][:80]!r}; updatable: {', '.join(sorted(allowed))}",
             reason="INVALID_UPDATE_MASK",
         )
     return set(paths)
