@@ -29,6 +29,7 @@ from peewee import (
     fn,
 )
 from playhouse.pool import PooledPostgresqlDatabase
+from playhouse.shortcuts import ReconnectMixin
 
 from service.domain.errors import AlreadyExists, StoreUnavailable
 from service.domain.models import Authorization, Bucket, Organization, Session, Status, User
@@ -135,11 +136,24 @@ def _holds_authzd_schema(path: Path) -> bool | None:
         con.close()
 
 
+class _PostgresDatabase(ReconnectMixin, PooledPostgresqlDatabase):
+    """A pooled PostgreSQL database that reconnects (outside transactions) when the
+    server dropped the connection: restarted, or the backend was terminated."""
+
+    reconnect_errors = (
+        (OperationalError, "server closed the connection"),
+        (OperationalError, "terminating connection"),
+        (OperationalError, "connection to server"),
+        (OperationalError, "ssl connection has been closed"),
+        (InterfaceError, "connection already closed"),
+    )
+
+
 def _postgres(url: str, max_connections: int) -> Database:
     """libpq reads the whole URL (sslmode and the other query parameters
     included, percent-escapes decoded)."""
     parsed = urlparse(url)
-    return PooledPostgresqlDatabase(
+    return _PostgresDatabase(
         unquote((parsed.path or "/").lstrip("/")) or "postgres",
         dsn=url,
         max_connections=max_connections,
@@ -177,6 +191,8 @@ def open_store(
     except (OperationalError, InterfaceError) as exc:
         raise StoreUnavailable(f"cannot open the store: {exc}") from exc
     except DatabaseError as exc:
+        if database_url:
+            raise StoreUnavailable(f"cannot open the store: {exc}".strip()) from exc
         raise NoDatabase(f"{db_path}: not an authzd database ({exc})") from exc
     return Store(db)
 
@@ -193,6 +209,16 @@ class Store:
         elif not self.db.is_closed():
             self.db.close()
 
+    def _discard_connection(self) -> None:
+        """After a connection error, drop this thread's connection so that its
+        next query connects afresh instead of reusing a dead one."""
+        if self.is_sqlite:
+            return
+        try:
+            self.db.manual_close()
+        except Exception:  # the connection is already unusable: forget it
+            self.db._state.reset()  # noqa: SLF001 (peewee has no public way)
+
     # -- transactions ------------------------------------------------------
 
     @contextlib.contextmanager
@@ -206,6 +232,7 @@ class Store:
                     self.db.execute_sql(f"NOTIFY {notify.CHANNEL}")
                 yield
         except (OperationalError, InterfaceError) as exc:
+            self._discard_connection()
             raise StoreUnavailable() from exc
 
     @contextlib.contextmanager
@@ -215,12 +242,14 @@ class Store:
             with self.db.atomic():
                 yield
         except (OperationalError, InterfaceError) as exc:
+            self._discard_connection()
             raise StoreUnavailable() from exc
 
     def revision(self) -> int:
         try:
             return Revision.get_by_id(1).value
         except (OperationalError, InterfaceError) as exc:
+            self._discard_connection()
             raise StoreUnavailable() from exc
 
     def integrity_ok(self) -> bool:
@@ -402,6 +431,7 @@ class Store:
                         UserRow.id == user_id
                     ).execute()
         except (OperationalError, InterfaceError) as exc:
+            self._discard_connection()
             raise StoreUnavailable() from exc
         return failures
 
@@ -671,6 +701,7 @@ class Store:
             "users": UserRow.select(fn.COUNT(UserRow.id)).scalar(),
             "buckets": BucketRow.select(fn.COUNT(BucketRow.id)).scalar(),
             "authorizations": AuthorizationRow.select(fn.COUNT(AuthorizationRow.id)).scalar(),
+            "sessions": SessionRow.select(fn.COUNT(SessionRow.id)).scalar(),
         }
 
 

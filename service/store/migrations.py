@@ -47,7 +47,10 @@ def migrate(db: Database) -> list[int]:
 
 
 def _migrate(db: Database) -> list[int]:
-    db.create_tables([SchemaMigration], safe=True)
+    # Only when missing: CREATE ... IF NOT EXISTS still needs the CREATE privilege,
+    # which a replica running as a least-privilege role does not have.
+    if not db.table_exists(SchemaMigration._meta.table_name):
+        db.create_tables([SchemaMigration])
     done = applied_versions(db)
     applied = []
     for version, step in MIGRATIONS:
