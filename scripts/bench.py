@@ -119,7 +119,7 @@ def build_fixture(path: str, n_auth: int, n_orgs: int, seed: int = 7, n_checks: 
                                 first_user.name, "operator", Status.ACTIVE,
                                 tuple(operator_permissions()), token_hint(operator), now, now),
                   token_digest(operator)))
-    store = open_store(path)
+    store = open_store(database_url=path) if path.startswith("postgresql://") else open_store(path)
     bulk_load(store, orgs, [u for us in users.values() for u in us],
               [b for bs in buckets.values() for b in bs], auths)
     store.close()
@@ -207,7 +207,8 @@ class Proc:
 
 def authzd_server(db: str, *extra: str) -> Proc:
     port = free_port()
-    return Proc([sys.executable, "-m", "service", "serve", "--db", db, "--listen",
+    store = ["--database-url", db] if db.startswith("postgresql://") else ["--db", db]
+    return Proc([sys.executable, "-m", "service", "serve", *store, "--listen",
                  f"127.0.0.1:{port}", "--log-level", "warning", *extra], port)
 
 
@@ -383,10 +384,16 @@ def scenario_unary(fx_big: Fixture, fx_small: Fixture, checks_big: str, checks_s
                      rss_big_mib=rss_big, rss_small_mib=rss_small, target="bounded"))
 
 
-def label(fx: Fixture) -> str:
+def open_fixture(fx: Fixture):  # type: ignore[no-untyped-def]
     from service.store import open_store
 
-    store = open_store(fx.db)
+    if fx.db.startswith("postgresql://"):
+        return open_store(database_url=fx.db)
+    return open_store(fx.db)
+
+
+def label(fx: Fixture) -> str:
+    store = open_fixture(fx)
     n = store.counts()["authorizations"]
     store.close()
     return f"{n:,} tokens"
@@ -552,13 +559,12 @@ def scenario_revocation(fx: Fixture, trials: int, rows: list[dict[str, Any]]) ->
                      stale_on_writing_server=stale_on_writer, wrong=stale_on_writer))
 
 
-def scenario_cache_miss(fx: Fixture, rows: list[dict[str, Any]]) -> None:
+def scenario_cache_miss(fx: Fixture, rows: list[dict[str, Any]], backend: str = "SQLite") -> None:
     """Server time of the first check of a token not in memory (no preload)."""
     from service.app.access import AccessIndex
     from service.app.clock import SystemClock
-    from service.store import open_store
 
-    store = open_store(fx.db)
+    store = open_fixture(fx)
     index = AccessIndex(store, SystemClock())
     index.start()
     cold, warm = [], []
@@ -574,11 +580,52 @@ def scenario_cache_miss(fx: Fixture, rows: list[dict[str, Any]]) -> None:
     index.stop()
     store.close()
     cold.sort()
-    rows.append(dict(scenario=f"cache miss, server time ({len(cold)} cold tokens)",
+    rows.append(dict(scenario=f"cache miss on {backend}, server time ({len(cold)} cold tokens)",
                      throughput=None, p50_ms=statistics.median(cold) * 1000,
                      p99_ms=cold[int(len(cold) * 0.99) - 1] * 1000,
                      ratio=statistics.median(cold) / statistics.median(warm),
                      warm_p50_ms=statistics.median(warm) * 1000, target="p99 <= 2 ms"))
+
+
+PG_ADMIN_URL = os.environ.get("AUTHZD_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def scenario_postgres(fx_sqlite: Fixture, n_auth: int, checks_file: str, rounds: int,
+                      duration: float, rows: list[dict[str, Any]]) -> None:
+    """The same fixture on PostgreSQL (a database made for this run and dropped
+    after): warm CheckAccess throughput against SQLite, side by side, and the
+    cache-miss cost on PostgreSQL."""
+    import psycopg2
+
+    admin = psycopg2.connect(PG_ADMIN_URL, connect_timeout=5)
+    admin.autocommit = True
+    name = f"authzd_bench_{os.getpid()}"
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {name}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        fx_pg = build_fixture(url, n_auth, 100)  # same seed: the same tokens and checks
+        assert fx_pg.checks == fx_sqlite.checks
+        pg, lite = authzd_server(fx_pg.db), authzd_server(fx_sqlite.db)
+        try:
+            res: dict[str, list[LoadResult]] = {"pg": [], "lite": []}
+            for _ in range(rounds):
+                res["lite"].append(drive(lite.target, checks_file, duration))
+                res["pg"].append(drive(pg.target, checks_file, duration))
+        finally:
+            pg.stop()
+            lite.stop()
+        p, q = median_result(res["pg"]), median_result(res["lite"])
+        rows.append(dict(scenario=f"unary CheckAccess on PostgreSQL vs SQLite, {n_auth:,} tokens",
+                         throughput=p.throughput, p50_ms=p.p50_ms, p99_ms=p.p99_ms,
+                         ratio=p.throughput / q.throughput, target=">= 0.90",
+                         sqlite_throughput=q.throughput, wrong=p.wrong + q.wrong))
+        scenario_cache_miss(fx_pg, rows, backend="PostgreSQL")
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
 
 
 # --------------------------------------------------------------------------
@@ -626,8 +673,9 @@ def main() -> int:
     q = args.quick
     sizes = dict(big=2_000 if q else 100_000, small=100, casbin=1_000 if q else 10_000,
                  duration=1.0 if q else 8.0, rounds=1 if q else 3,
-                 trials=5 if q else 100, casbin_sample=50 if q else 200)
-    want = set(args.only or ["unary", "batch", "workers", "casbin", "revocation", "miss"])
+                 trials=5 if q else 100, casbin_sample=20 if q else 20)
+    want = set(args.only or ["unary", "batch", "workers", "casbin", "revocation", "miss",
+                              "postgres"])
     rows: list[dict[str, Any]] = []
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="authzd-bench-") as workdir:
@@ -649,6 +697,8 @@ def main() -> int:
                                                workdir)),
             ("revocation", lambda: scenario_revocation(fx_big, sizes["trials"], rows)),
             ("miss", lambda: scenario_cache_miss(fx_big, rows)),
+            ("postgres", lambda: scenario_postgres(fx_big, sizes["big"], checks_big,
+                                                   sizes["rounds"], sizes["duration"], rows)),
         ]
         for name, step in steps:
             if name in want:
