@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from concurrent import futures
 from pathlib import Path
 from typing import Any
@@ -13,30 +14,25 @@ from argon2 import PasswordHasher
 from authzd.v1 import (
     access_service_pb2,
     authorization_service_pb2,
-    authorization_service_pb2_grpc,
     bucket_service_pb2,
-    bucket_service_pb2_grpc,
     config_service_pb2,
-    config_service_pb2_grpc,
     organization_service_pb2,
-    organization_service_pb2_grpc,
     session_service_pb2,
-    session_service_pb2_grpc,
     setup_service_pb2,
-    setup_service_pb2_grpc,
     user_service_pb2,
-    user_service_pb2_grpc,
 )
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health, health_pb2
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from service.app.access import AccessIndex
+from service.app.audit import open_auditor
 from service.app.clock import Clock, SystemClock
 from service.app.context import App
 from service.settings import Settings
 from service.store import notify, open_store
 from service.transport.access import AccessServicer
 from service.transport.access import add_to_server as add_access_service
+from service.transport.limits import add_service, checked
 from service.transport.rpc import rpc
 from service.transport.servicers import (
     UNAUTHENTICATED_METHODS,
@@ -49,27 +45,16 @@ from service.transport.servicers import (
     UserServicer,
 )
 
-# (servicer class, pb2 module, add_*_to_server) for the wrapped admin services.
+# (servicer class, pb2 module) of the wrapped admin services.
 _ADMIN = [
-    (AuthorizationServicer, authorization_service_pb2,
-     authorization_service_pb2_grpc.add_AuthorizationServiceServicer_to_server),
-    (UserServicer, user_service_pb2, user_service_pb2_grpc.add_UserServiceServicer_to_server),
-    (OrganizationServicer, organization_service_pb2,
-     organization_service_pb2_grpc.add_OrganizationServiceServicer_to_server),
-    (BucketServicer, bucket_service_pb2,
-     bucket_service_pb2_grpc.add_BucketServiceServicer_to_server),
-    (SetupServicer, setup_service_pb2, setup_service_pb2_grpc.add_SetupServiceServicer_to_server),
-    (SessionServicer, session_service_pb2,
-     session_service_pb2_grpc.add_SessionServiceServicer_to_server),
-    (ConfigServicer, config_service_pb2,
-     config_service_pb2_grpc.add_ConfigServiceServicer_to_server),
+    (AuthorizationServicer, authorization_service_pb2),
+    (UserServicer, user_service_pb2),
+    (OrganizationServicer, organization_service_pb2),
+    (BucketServicer, bucket_service_pb2),
+    (SetupServicer, setup_service_pb2),
+    (SessionServicer, session_service_pb2),
+    (ConfigServicer, config_service_pb2),
 ]
-
-MAX_BATCH_MESSAGE = 16 * 1024 * 1024
-
-
-class _Wrapped:
-    """A servicer whose methods were wrapped once, at registration."""
 
 
 def build_app(
@@ -85,19 +70,29 @@ def build_app(
         stale_after=settings.stale_after,
     )
     app = App(store=store, clock=clock, access=access, settings=settings)
+    try:
+        app.audit = open_auditor(settings.audit_log, clock)
+    except OSError as exc:
+        store.close()
+        raise OSError(f"cannot open the audit log {settings.audit_log}: {exc.strerror}") from exc
     if hasher is not None:
         app.hasher = hasher
     return app
 
 
+_RPC_THREADS = "authzd-rpc"
+
+
 class Server:
     """A running authzd: the grpc server, its app and its health servicer."""
 
-    def __init__(self, grpc_server: grpc.Server, app: App, health_servicer: Any, port: int):
+    def __init__(self, grpc_server: grpc.Server, app: App, health_servicer: Any, port: int,
+                 executor: futures.ThreadPoolExecutor | None = None):
         self.grpc_server = grpc_server
         self.app = app
         self.health = health_servicer
         self.port = port
+        self.executor = executor
         self._stopping = threading.Event()
 
     def start(self) -> None:
@@ -125,8 +120,26 @@ class Server:
         self._stopping.set()
         self.health.enter_graceful_shutdown()
         self.grpc_server.stop(grace).wait()
+        # Past the grace period grpc has cancelled the calls but not their
+        # handlers; let the idle worker threads go (see handlers_done).
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
         self.app.access.stop()
         self.app.store.close()
+        self.app.audit.close()
+
+    def handlers_done(self, timeout: float) -> bool:
+        """After stop(): whether every RPC handler thread has returned, waiting up
+        to timeout. A handler cut off by the grace period (an argon2 hash, a wait
+        for the store) may still run; its call was cancelled, so what it does is
+        unacknowledged, and the process may exit without it."""
+        deadline = time.monotonic() + timeout
+        for thread in threading.enumerate():
+            if thread.name.startswith(_RPC_THREADS):
+                thread.join(max(0.0, deadline - time.monotonic()))
+                if thread.is_alive():
+                    return False
+        return True
 
 
 def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
@@ -154,39 +167,56 @@ def build_server(
     Tests pass a FakeClock and a cheap hasher."""
     credentials = _server_credentials(settings)
     app = build_app(settings, clock, hasher)
+    executor = futures.ThreadPoolExecutor(max_workers=settings.threads,
+                                          thread_name_prefix=_RPC_THREADS)
     grpc_server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="authzd-rpc"),
+        executor,
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         options=[
-            ("grpc.max_receive_message_length", MAX_BATCH_MESSAGE),
+            # grpc Python has no per-method receive limit: the servicers enforce
+            # theirs (RESOURCE_EXHAUSTED with ErrorInfo LIMIT_EXCEEDED). grpc's own
+            # refusal carries no ErrorInfo, so it only stops what is far past
+            # every limit (twice the largest) before it is buffered.
+            ("grpc.max_receive_message_length", 2 * max(
+                settings.max_check_request_bytes, settings.max_batch_request_bytes,
+                settings.max_admin_request_bytes)),
             # Off unless asked: two servers must not share a port by accident.
             ("grpc.so_reuseport", 1 if settings.reuseport else 0),
         ],
     )
-    add_access_service(AccessServicer(app.access), grpc_server)
+    add_access_service(AccessServicer(
+        app.access,
+        max_check_bytes=settings.max_check_request_bytes,
+        max_batch_bytes=settings.max_batch_request_bytes,
+    ), grpc_server)
     names = [access_service_pb2.DESCRIPTOR.services_by_name["AccessService"].full_name]
-    for servicer_cls, pb2, add in _ADMIN:
+    admin_limit = settings.max_admin_request_bytes
+    for servicer_cls, pb2 in _ADMIN:
         servicer = servicer_cls(app)
-        wrapped = _Wrapped()
         for service in pb2.DESCRIPTOR.services_by_name.values():
             names.append(service.full_name)
-            for method in service.methods:
-                setattr(wrapped, method.name, rpc(
+            add_service(grpc_server, service, {
+                method.name: rpc(
                     app,
                     f"{service.name}/{method.name}",
                     getattr(servicer, method.name),
                     authenticated=method.name not in UNAUTHENTICATED_METHODS,
-                ))
-        add(wrapped, grpc_server)
+                )
+                for method in service.methods
+            }, admin_limit)
     health_servicer = health.HealthServicer()
     health_servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, grpc_server)
+    health_service = health_pb2.DESCRIPTOR.services_by_name["Health"]
+    add_service(grpc_server, health_service, checked(health_servicer, health_service),
+                admin_limit)
     app.access.on_health_change = lambda ok: health_servicer.set(
         "", health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
     )
-    reflection.enable_server_reflection(
-        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], grpc_server
-    )
+    reflector = reflection.ReflectionServicer([*names, health.SERVICE_NAME,
+                                               reflection.SERVICE_NAME])
+    reflection_service = reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"]
+    add_service(grpc_server, reflection_service, checked(reflector, reflection_service),
+                admin_limit)
     try:
         if credentials is None:
             port = grpc_server.add_insecure_port(settings.listen)
@@ -196,5 +226,6 @@ def build_server(
         port = 0
     if port == 0:
         app.store.close()
+        app.audit.close()
         raise OSError(f"cannot listen on {settings.listen}")
-    return Server(grpc_server, app, health_servicer, port), port
+    return Server(grpc_server, app, health_servicer, port, executor), port

@@ -14,7 +14,15 @@ class Settings:
     listen: str = "127.0.0.1:50051"
     workers: int = 1
     threads: int = 16
+    # RPCs in progress at once (queued for a worker thread included); the excess
+    # is refused with RESOURCE_EXHAUSTED by grpc.
     max_concurrent_rpcs: int = 256
+    # Largest request accepted, in serialized bytes (RESOURCE_EXHAUSTED with
+    # ErrorInfo LIMIT_EXCEEDED above it): CheckAccess, BatchCheckAccess (sized for
+    # 10,000 checks), every other RPC.
+    max_check_request_bytes: int = 64 * 1024
+    max_batch_request_bytes: int = 4 * 1024 * 1024
+    max_admin_request_bytes: int = 1024 * 1024
     session_ttl_minutes: int = 60
     cache_size: int = 200_000
     poll_interval: float = 0.25
@@ -22,6 +30,8 @@ class Settings:
     pool_size: int = 32
     log_level: str = "info"
     log_format: str = "auto"
+    # Where audit events go: a file (appended), "-" for stderr, "off" for nowhere.
+    audit_log: str = "-"
     grace_period: float = 5.0
     preload: bool = True
     tls_cert: str = ""

@@ -180,11 +180,23 @@ class AccessIndex:
     # -- invalidation ------------------------------------------------------
 
     def invalidate(self) -> None:
-        """Forget everything; called after a local write commits and when another
-        process's write is noticed."""
+        """Forget everything; called when another process's write is noticed."""
         with self._lock:
             self._generation += 1
             self._cache.clear()
+
+    def written(self) -> None:
+        """This process's write committed: forget everything now, and note the
+        revision read *before* forgetting, so the poller does not forget it all
+        again for our own write (a write committed after that read still differs
+        from the noted revision and is picked up)."""
+        try:
+            revision = self._store.revision()
+        except StoreUnavailable:
+            revision = None
+        self.invalidate()
+        if revision is not None:
+            self._revision = revision
 
     def poll_once(self) -> None:
         """Read the store's revision; invalidate on change; keep freshness."""

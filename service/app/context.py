@@ -1,4 +1,5 @@
-"""The App: what every use case is handed (store, clock, access index, settings)."""
+"""The App: what every use case is handed (store, clock, access index, settings,
+audit trail)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from service.settings import Settings
 from service.store.database import Store
 
 from .access import AccessIndex
+from .audit import Auditor
 from .clock import Clock
 
 
@@ -25,13 +27,15 @@ class App:
     access: AccessIndex
     settings: Settings
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    # Records nothing unless given a sink (build_app does, from --audit-log).
+    audit: Auditor = field(default_factory=Auditor)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[None]:
         """A store write; once it commits, this process's decisions see it."""
         with self.store.write():
             yield
-        self.access.invalidate()
+        self.access.written()
 
     def new_id(self) -> str:
         return new_id(secrets.token_bytes)

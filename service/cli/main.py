@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from service import __version__
 
-from . import auth, check, recovery, resources, setup
+from . import auth, backup, check, recovery, resources, setup
 from .errors import CliError
 
 
@@ -87,6 +87,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     resources.add_parsers(sub, common)
     check.add_parsers(sub, common)
     recovery.add_parser(sub, common)
+    backup.add_parser(sub, common)
     return parser
 
 

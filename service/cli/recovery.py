@@ -31,7 +31,37 @@ def _db_flags() -> argparse.ArgumentParser:
                    help="postgresql://... instead (env AUTHZD_DATABASE_URL)")
     g.add_argument("--json", action="store_true", help="print JSON for scripts")
     g.add_argument("--config-path", metavar="PATH", help="CLI config file (for --save)")
+    g.add_argument("--audit-log", metavar="PATH",
+                   help=AUDIT_LOG_HELP + " (env AUTHZD_AUDIT_LOG; default: none)")
     return p
+
+
+AUDIT_LOG_HELP = ("append an audit event for this command to PATH (\"-\": stderr); give "
+                  "the file `authzd serve --audit-log` writes")
+
+
+def open_command_audit(args: argparse.Namespace, request_id: str) -> Any:
+    """The auditor of a command run on the database directly (recovery, backup):
+    its events say request id `request_id`, peer "local" and the OS user. Off
+    unless --audit-log or AUTHZD_AUDIT_LOG names a sink: this command's stderr
+    is a person's terminal, not a collected log."""
+    import getpass
+
+    import structlog
+
+    from service.app.audit import open_auditor
+
+    where = getattr(args, "audit_log", None) or os.environ.get("AUTHZD_AUDIT_LOG", "")
+    try:
+        auditor = open_auditor(where)
+    except OSError as exc:
+        raise CliError(f"cannot open the audit log {where}: {exc.strerror}") from None
+    try:
+        os_user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers): the uid says it
+        os_user = f"uid:{os.getuid()}"
+    structlog.contextvars.bind_contextvars(request_id=request_id, peer="local", os_user=os_user)
+    return auditor
 
 
 def add_parser(sub: Sub, common: argparse.ArgumentParser) -> None:
@@ -103,13 +133,19 @@ class _Opened:
             raise CliError(f"cannot open {where}: {detail}") from None
         from service.app.recovery import Recovery
 
-        self.rec = Recovery(store)
+        try:
+            audit = open_command_audit(args, "recovery")
+        except CliError:
+            store.close()
+            raise
+        self.rec = Recovery(store, audit=audit)
 
     def __enter__(self) -> Any:
         return self.rec
 
     def __exit__(self, *exc: object) -> None:
         self.rec.store.close()
+        self.rec.audit.close()
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"

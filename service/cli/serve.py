@@ -24,10 +24,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--database-url", default=env("AUTHZD_DATABASE_URL", ""),
                    help="postgresql://user:password@host:port/db instead of SQLite "
                         "(env AUTHZD_DATABASE_URL)")
+    p.add_argument("--pool-size", type=int, default=int(env("AUTHZD_POOL_SIZE", d.pool_size)),
+                   help=f"PostgreSQL connections per process (default {d.pool_size})")
     p.add_argument("--listen", default=env("AUTHZD_LISTEN", d.listen),
                    help=f"HOST:PORT to listen on (default {d.listen}; env AUTHZD_LISTEN)")
     p.add_argument("--threads", type=int, default=int(env("AUTHZD_THREADS", d.threads)),
                    help=f"RPC worker threads (default {d.threads})")
+    p.add_argument("--max-concurrent-rpcs", type=int,
+                   default=int(env("AUTHZD_MAX_CONCURRENT_RPCS", d.max_concurrent_rpcs)),
+                   help="RPCs in progress or queued at once; more are refused with "
+                        f"RESOURCE_EXHAUSTED (default {d.max_concurrent_rpcs})")
+    p.add_argument("--grace-period", type=float,
+                   default=float(env("AUTHZD_GRACE_PERIOD", d.grace_period)),
+                   help="on SIGTERM/SIGINT, seconds in-flight RPCs get to finish before "
+                        f"they are cancelled (default {d.grace_period})")
     p.add_argument("--session-ttl-minutes", type=int,
                    default=int(env("AUTHZD_SESSION_TTL_MINUTES", d.session_ttl_minutes)),
                    help=f"sign-in session lifetime (default {d.session_ttl_minutes})")
@@ -55,6 +65,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    choices=["debug", "info", "warning", "error"])
     p.add_argument("--log-format", default=env("AUTHZD_LOG_FORMAT", d.log_format),
                    choices=["auto", "json", "console"])
+    p.add_argument("--audit-log", metavar="PATH", default=env("AUTHZD_AUDIT_LOG", d.audit_log),
+                   help="audit events as JSON lines: a file to append to, \"-\" for stderr, "
+                        f"\"off\" for none (default {d.audit_log}; env AUTHZD_AUDIT_LOG)")
     p.set_defaults(func=run)
 
 
@@ -66,12 +79,16 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(
         db=args.db,
         database_url=args.database_url,
+        pool_size=args.pool_size,
         listen=args.listen,
         threads=args.threads,
+        max_concurrent_rpcs=args.max_concurrent_rpcs,
+        grace_period=args.grace_period,
         session_ttl_minutes=args.session_ttl_minutes,
         cache_size=args.cache_size,
         log_level=args.log_level,
         log_format=args.log_format,
+        audit_log=args.audit_log,
         preload=args.preload,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
@@ -100,9 +117,20 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    # Python runs signal handlers in the main thread, between bytecodes. The
+    # kernel may hand SIGTERM to any thread (an RPC worker, argon2's, grpc's),
+    # and then nothing wakes a main thread blocked in an untimed wait: the
+    # signal would sit unhandled. Waiting in slices lets the handler run.
+    while not stop.wait(0.1):
+        pass
     log.info("stopping", grace_seconds=settings.grace_period)
     server.stop(settings.grace_period)
+    if not server.handlers_done(timeout=0.5):
+        # The interpreter would wait for them at exit, past the grace period.
+        log.warning("stopped_with_handlers_running")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     log.info("stopped")
     return 0
 
@@ -117,10 +145,12 @@ def supervise(args: argparse.Namespace) -> int:
     argv = [
         sys.executable, "-m", "service", "serve", "--workers", "1", "--reuseport",
         "--db", args.db, "--listen", args.listen, "--threads", str(args.threads),
+        "--max-concurrent-rpcs", str(args.max_concurrent_rpcs),
+        "--grace-period", str(args.grace_period),
         "--session-ttl-minutes", str(args.session_ttl_minutes),
-        "--cache-size", str(args.cache_size), "--log-level", args.log_level,
+        "--cache-size", str(args.cache_size), "--pool-size", str(args.pool_size), "--log-level", args.log_level,
         "--log-format", args.log_format, "--poll-interval", str(args.poll_interval),
-        "--stale-after", str(args.stale_after),
+        "--stale-after", str(args.stale_after), "--audit-log", args.audit_log,
     ]
     if not args.preload:
         argv.append("--no-preload")

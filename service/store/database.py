@@ -111,6 +111,13 @@ class NoDatabase(Exception):
     """The path holds no authzd database (recovery refuses to create one)."""
 
 
+def _unstorable(name: str) -> bool:
+    """A name no row can hold: PostgreSQL text cannot contain NUL (psycopg2
+    refuses to send it), and validation keeps control characters out of every
+    stored name. Lookups by such a name find nothing, on every backend."""
+    return "\x00" in name
+
+
 def _sqlite(path: str) -> Database:
     return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
 
@@ -237,9 +244,15 @@ class Store:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[None]:
-        """A consistent snapshot for multi-query reads."""
+        """A consistent snapshot for multi-query reads (PostgreSQL's default, READ
+        COMMITTED, would give each statement its own)."""
         try:
-            with self.db.atomic():
+            txn = (
+                self.db.atomic()
+                if self.is_sqlite
+                else self.db.atomic(isolation_level="REPEATABLE READ")
+            )
+            with txn:
                 yield
         except (OperationalError, InterfaceError) as exc:
             self._discard_connection()
@@ -288,10 +301,14 @@ class Store:
         return self._org(row) if row else None
 
     def get_org_by_name(self, name: str) -> Organization | None:
+        if _unstorable(name):
+            return None
         row = OrganizationRow.get_or_none(OrganizationRow.name == name)
         return self._org(row) if row else None
 
     def list_orgs(self, page: Page, name: str = "") -> list[Organization]:
+        if _unstorable(name):
+            return []
         q = OrganizationRow.select().where(OrganizationRow.id > page.after)
         if name:
             q = q.where(OrganizationRow.name == name)
@@ -359,10 +376,14 @@ class Store:
         return self._user(row) if row else None
 
     def get_user_by_name(self, name: str) -> User | None:
+        if _unstorable(name):
+            return None
         row = UserRow.get_or_none(UserRow.name == name)
         return self._user(row) if row else None
 
     def list_users(self, page: Page, name: str = "") -> list[User]:
+        if _unstorable(name):
+            return []
         q = UserRow.select().where(UserRow.id > page.after)
         if name:
             q = q.where(UserRow.name == name)
@@ -478,6 +499,8 @@ class Store:
         return self._bucket(row, row.org_name) if row else None
 
     def list_buckets(self, page: Page, org_id: str = "", name: str = "") -> list[Bucket]:
+        if _unstorable(name):
+            return []
         q = self._bucket_query().where(BucketRow.id > page.after)
         if org_id:
             q = q.where(BucketRow.org == org_id)
@@ -652,12 +675,21 @@ class Store:
 
     def touch_last_used(self, used: dict[str, int]) -> None:
         """Bookkeeping, off the request path: authorization id -> micros.
-        Does not bump the revision (no decision depends on it)."""
-        with self.db.atomic():
-            for auth_id, t in used.items():
-                AuthorizationRow.update(last_used_time=t).where(
-                    AuthorizationRow.id == auth_id
-                ).execute()
+
+        Does not bump the revision (no decision depends on it), but queues behind
+        writers like every write does (IMMEDIATE on SQLite, the revision row's
+        lock on PostgreSQL), so it can never deadlock with a multi-row delete.
+        Chunked so that no writer waits long behind it."""
+        items = sorted(used.items())
+        for start in range(0, len(items), 500):
+            txn = self.db.atomic(lock_type="IMMEDIATE") if self.is_sqlite else self.db.atomic()
+            with txn:
+                if not self.is_sqlite:
+                    Revision.select().where(Revision.id == 1).for_update().execute()
+                for auth_id, t in items[start : start + 500]:
+                    AuthorizationRow.update(last_used_time=t).where(
+                        AuthorizationRow.id == auth_id
+                    ).execute()
 
     # -- sessions ----------------------------------------------------------
 

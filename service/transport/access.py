@@ -25,10 +25,16 @@ from service.store.database import STORE_ERRORS
 
 from .convert import permission_from_proto, permission_to_proto
 from .errors import to_status
+from .limits import not_a_message, too_large
 
 log = structlog.get_logger("authzd.access")
 
 MAX_BATCH = 10_000
+# Largest requests, in serialized bytes. A legitimate check is ~105 bytes (a
+# 53-character token, two 16-character ids); the batch limit leaves ~400 bytes
+# for each of MAX_BATCH checks.
+MAX_CHECK_BYTES = 64 * 1024
+MAX_BATCH_BYTES = 4 * 1024 * 1024
 
 DECISIONS = Counter("authzd_decisions_total", "CheckAccess decisions by reason", ["reason"])
 _COUNTERS = {r: DECISIONS.labels(r.name) for r in Reason}
@@ -61,8 +67,17 @@ class AccessServicer:
     bytes. Every write moves the generation, which retires all kept answers.
     """
 
-    def __init__(self, access: AccessIndex, cache_size: int = 100_000) -> None:
+    def __init__(
+        self,
+        access: AccessIndex,
+        cache_size: int = 100_000,
+        *,
+        max_check_bytes: int = MAX_CHECK_BYTES,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
+    ) -> None:
         self.access = access
+        self.max_check_bytes = max_check_bytes
+        self.max_batch_bytes = max_batch_bytes
         self.denials = DenialLog()
         self._cache_size = cache_size
         self._answers: dict[tuple[str, int, int, str, str], Answer] = {}
@@ -124,6 +139,8 @@ class AccessServicer:
 
     def CheckAccess(self, raw: bytes, context: grpc.ServicerContext) -> bytes | None:
         try:
+            if len(raw) > self.max_check_bytes:
+                raise too_large("CheckAccess", len(raw), self.max_check_bytes)
             return self.answers((_parse(access_pb.CheckAccessRequest, raw),), False)[0][0]
         except AuthzdError as err:
             _abort(context, "CheckAccess", err)
@@ -133,6 +150,8 @@ class AccessServicer:
 
     def BatchCheckAccess(self, raw: bytes, context: grpc.ServicerContext) -> bytes | None:
         try:
+            if len(raw) > self.max_batch_bytes:
+                raise too_large("BatchCheckAccess", len(raw), self.max_batch_bytes)
             request = _parse(access_pb.BatchCheckAccessRequest, raw)
             if len(request.checks) > MAX_BATCH:
                 raise InvalidArgument("checks", f"at most {MAX_BATCH} checks per batch")
@@ -150,7 +169,7 @@ def _parse(message: Any, raw: bytes) -> Any:
     try:
         return message.FromString(raw)
     except DecodeError:
-        raise InvalidArgument("request", "is not a valid protobuf message") from None
+        raise not_a_message() from None
 
 
 def add_to_server(servicer: AccessServicer, server: grpc.Server) -> None:

@@ -1,6 +1,11 @@
 """Cross-cutting parts of every RPC, applied once at registration (no per-call
 ServerInterceptor; see PERFORMANCE.md): request id, caller authentication,
-error -> status mapping, and one canonical log line."""
+error -> status mapping, one canonical log line, and the audit event.
+
+The audit event is written here, once the handler has returned (its write is
+committed) or raised, rather than in each use case: one place sees every
+outcome (a denied caller never reaches a use case), and audited.py's table
+keeps the list of audited RPCs and their targets in one page."""
 
 from __future__ import annotations
 
@@ -13,12 +18,15 @@ from typing import Any
 import grpc
 import structlog
 
+from service.app.audit import DENIED, Target, outcome_of
 from service.app.caller import Caller, authenticate
 from service.app.context import App
 from service.domain.errors import AuthzdError, StoreUnavailable
 from service.store.database import STORE_ERRORS
 
-from .errors import to_status
+from .audited import AUDITED, Audited
+from .errors import REASON_PREFIX, to_status
+from .limits import Rejected
 
 log = structlog.get_logger("authzd.rpc")
 
@@ -34,6 +42,7 @@ def _metadata(context: grpc.ServicerContext, key: str) -> str | None:
 
 def rpc(app: App, method: str, handler: Handler, *, authenticated: bool) -> Handler:
     """Wrap a servicer method `handler(request, context[, caller])`."""
+    audited = AUDITED.get(method)
 
     @functools.wraps(handler)
     def wrapper(request: Any, context: grpc.ServicerContext) -> Any:
@@ -45,6 +54,9 @@ def rpc(app: App, method: str, handler: Handler, *, authenticated: bool) -> Hand
         start = time.perf_counter()
         caller: Caller | None = None
         try:
+            if isinstance(request, Rejected):  # too large or not protobuf (limits.py)
+                request, err = request.empty, request.error
+                raise err
             if authenticated:
                 caller = authenticate(app.access, _metadata(context, "authorization"),
                                       app.clock.time())
@@ -56,18 +68,23 @@ def rpc(app: App, method: str, handler: Handler, *, authenticated: bool) -> Hand
                 response = handler(request, context)
         except AuthzdError as err:
             _finish(start, err.code.value, reason=err.reason)
+            _audit(app, audited, request, None, caller, err)
             context.abort_with_status(to_status(err))
         except STORE_ERRORS as exc:
-            err = StoreUnavailable()
-            _finish(start, err.code.value, reason=err.reason, error=type(exc).__name__)
-            context.abort_with_status(to_status(err))
+            unavailable = StoreUnavailable()
+            _finish(start, unavailable.code.value, reason=unavailable.reason,
+                    error=type(exc).__name__)
+            _audit(app, audited, request, None, caller, unavailable)
+            context.abort_with_status(to_status(unavailable))
         except Exception:
             log.exception("rpc_failed")
-            err = AuthzdError("internal error; see the server log for request " + request_id)
-            _finish(start, "INTERNAL", reason=err.reason)
-            context.abort_with_status(to_status(err))
+            internal = AuthzdError("internal error; see the server log for request " + request_id)
+            _finish(start, "INTERNAL", reason=internal.reason)
+            _audit(app, audited, request, None, caller, internal)
+            context.abort_with_status(to_status(internal))
         else:
             _finish(start, "OK")
+            _audit(app, audited, request, response, caller, None)
             return response
 
     return wrapper
@@ -76,3 +93,27 @@ def rpc(app: App, method: str, handler: Handler, *, authenticated: bool) -> Hand
 def _finish(start: float, code: str, **fields: Any) -> None:
     log.info("rpc", code=code, duration_ms=round((time.perf_counter() - start) * 1000, 3),
              **fields)
+
+
+def _audit(
+    app: App,
+    audited: Audited | None,
+    request: Any,
+    response: Any,
+    caller: Caller | None,
+    err: AuthzdError | None,
+) -> None:
+    """One event for a write whatever its outcome, for a read only when denied.
+    Never raises: the answer to the caller does not depend on it."""
+    if audited is None or not app.audit.enabled:
+        return
+    outcome = outcome_of(err.code.value if err else "OK")
+    if not audited.write and outcome != DENIED:
+        return
+    try:
+        target, fields = audited.extract(request, response, caller)
+    except Exception:
+        log.exception("audit_target_failed", action=audited.action)
+        target, fields = Target("unknown"), {}
+    reason = REASON_PREFIX + err.reason if err else ""
+    app.audit.record(audited.action, target, outcome, reason, **fields)

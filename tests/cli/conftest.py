@@ -81,12 +81,18 @@ def clean_env(home: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def cli(running: Running, tmp_path: Path) -> Cli:
+def bare_cli(tmp_path: Path) -> Cli:
+    """The CLI with no server (and no store) behind it: for what works without one."""
     home = tmp_path / "home"
     home.mkdir()
-    env = clean_env(home)
-    env["AUTHZD_HOST"] = running.target
-    return Cli(home, env)
+    return Cli(home, clean_env(home))
+
+
+@pytest.fixture
+def cli(running: Running, bare_cli: Cli) -> Cli:
+    """The CLI pointed at the running server (on each backend)."""
+    bare_cli.env["AUTHZD_HOST"] = running.target
+    return bare_cli
 
 
 def token_in(text: str) -> str:

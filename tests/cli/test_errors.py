@@ -9,7 +9,10 @@ import sys
 import time
 
 from tests.cli.conftest import Cli
-from tests.conftest import Admin
+from tests.conftest import Admin, sqlite_only
+
+# How the CLI reports mistakes does not depend on the server's store.
+pytestmark = sqlite_only
 
 
 def test_help_lists_the_commands(cli: Cli) -> None:

@@ -1,4 +1,5 @@
-"""`authzd recovery`: on the database, no token; what it mints drives the running server."""
+"""`authzd recovery`: on the database, no token; what it mints drives the running server.
+On each backend: `--db FILE` / AUTHZD_DB, or `--database-url` / AUTHZD_DATABASE_URL."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from authzd.v1 import session_service_pb2
 
 from tests.cli.conftest import Cli, token_in
-from tests.conftest import Admin, Running
+from tests.conftest import Admin, Running, raw_query
 
 
 def test_lost_token_recovered_with_create_operator(cli: Cli, running: Running) -> None:
@@ -19,7 +20,7 @@ def test_lost_token_recovered_with_create_operator(cli: Cli, running: Running) -
     cli.config_path.unlink()
     assert "no token" in cli("auth", "list", ok=False).error
 
-    db = ["--db", running.db_path]
+    db = running.store_args
     r = cli("recovery", "auth", "create-operator", "--org", "acme", "--username", "admin", *db)
     token = token_in(r.stdout)
     assert "will not be shown again" in r.stdout
@@ -41,7 +42,7 @@ def test_lost_token_recovered_with_create_operator(cli: Cli, running: Running) -
 
 
 def test_create_operator_names_what_is_missing(cli: Cli, running: Running, admin: Admin) -> None:
-    db = ["--db", running.db_path]
+    db = running.store_args
     r = cli("recovery", "auth", "create-operator", "--org", "nope", "--username", "admin", *db,
             ok=False)
     assert r.error == ("error: organization 'nope' not found — see `authzd recovery org list`")
@@ -58,7 +59,7 @@ def test_create_operator_names_what_is_missing(cli: Cli, running: Running, admin
 def test_recovery_users_and_orgs_reach_the_running_server(
     cli: Cli, running: Running, admin: Admin
 ) -> None:
-    env = {"AUTHZD_DB": running.db_path}  # the default --db comes from the environment
+    env = running.store_env  # the default store comes from the environment
     made = cli("recovery", "user", "create", "--username", "rescuer", "--password",
                "rescue-password-1", "--json", env=env).json()
     assert made["has_password"] is True
@@ -91,7 +92,9 @@ def test_recovery_users_and_orgs_reach_the_running_server(
         time.sleep(0.1)
 
 
-def test_recovery_refuses_what_is_not_an_authzd_database(cli: Cli, tmp_path: Path) -> None:
+def test_recovery_refuses_what_is_not_an_authzd_database(bare_cli: Cli, tmp_path: Path) -> None:
+    """SQLite files: what recovery must not take for (or turn into) a database."""
+    cli = bare_cli
     missing = tmp_path / "missing.db"
     r = cli("recovery", "auth", "list", "--db", str(missing), ok=False)
     assert r.error.startswith(f"error: {missing} does not exist")
@@ -121,3 +124,15 @@ def test_recovery_refuses_what_is_not_an_authzd_database(cli: Cli, tmp_path: Pat
     # The default is authzd.db in the working directory: absent here.
     r = cli("recovery", "auth", "list", ok=False)
     assert r.error.startswith("error: authzd.db does not exist")
+
+
+def test_recovery_refuses_an_empty_postgres_database(bare_cli: Cli, empty_pg_url: str) -> None:
+    """A database without authzd's schema is not taken for one, nor given one."""
+    env = {"AUTHZD_DATABASE_URL": empty_pg_url}
+    for args in (("org", "list"), ("auth", "list"), ("user", "create", "--username", "x")):
+        r = bare_cli("recovery", *args, env=env, ok=False)
+        assert "holds no authzd database" in r.error
+    r = bare_cli("recovery", "user", "list", "--database-url", empty_pg_url, ok=False)
+    assert "holds no authzd database" in r.error
+    tables = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+    assert raw_query({"database_url": empty_pg_url}, tables) == []

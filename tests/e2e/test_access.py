@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,6 +22,7 @@ from google.protobuf import field_mask_pb2
 
 from service.app.clock import FakeClock
 from service.domain.tokens import TokenKind, new_token
+from service.store.models import AuthorizationRow
 from tests.conftest import Admin, Client, Running, error_info, md
 
 R, W = types_pb2.ACTION_READ, types_pb2.ACTION_WRITE
@@ -228,15 +228,16 @@ def test_bad_checksum_is_refused_before_any_lookup(
     created = world.create(client, perm(R, BUCKETS, world.org_a))
     good = created.token
     tampered = good[:-1] + ("A" if good[-1] != "A" else "B")
-    conn = sqlite3.connect(running.db_path)
-    try:
-        with conn:
-            conn.execute(
-                'UPDATE "authorization" SET token_digest = ? WHERE id = ?',
-                (hashlib.sha256(tampered.encode()).hexdigest(), created.authorization.id),
-            )
-    finally:
-        conn.close()
+    # Behind the service's back, on whichever backend the server runs (the
+    # models go through the server's database); a write like any other, so the
+    # server forgets what it had cached.
+    with running.server.app.store.write():
+        changed = (
+            AuthorizationRow.update(token_digest=hashlib.sha256(tampered.encode()).hexdigest())
+            .where(AuthorizationRow.id == created.authorization.id)
+            .execute()
+        )
+    assert changed == 1
     _assert_unknown(check(client, tampered, perm(R, BUCKETS, world.org_a)))
 
 

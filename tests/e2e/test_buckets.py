@@ -3,8 +3,6 @@ read:..., names unique per org, org isolation, Read/Write bucket tokens."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import grpc
 import pytest
 from authzd.v1 import authorization_service_pb2 as auth_pb
@@ -92,19 +90,6 @@ def mint(client, token: str, org_id: str, user_id: str = "", *, preset: int = 0,
     return r.token
 
 
-def db_snapshot(db_path: str) -> tuple[int, dict[str, int]]:
-    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        revision = con.execute("SELECT value FROM revision WHERE id = 1").fetchone()[0]
-        counts = {
-            t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]
-            for t in ("organization", "user", "bucket", "authorization", "session")
-        }
-    finally:
-        con.close()
-    return revision, counts
-
-
 def assert_error(exc: pytest.ExceptionInfo, code: grpc.StatusCode, reason: str) -> None:
     err = exc.value
     assert err.code() == code, (err.code(), err.details())
@@ -150,12 +135,12 @@ def test_create_bucket_by_org_id_and_by_org_name(client, admin, clock) -> None:
 
 def test_bucket_names_unique_per_org(client, admin, running) -> None:
     globex = create_org(client, admin.token, "globex")
-    before = db_snapshot(running.db_path)
+    before = running.snapshot()
     for kwargs in ({"org_id": admin.org_id}, {"org": "acme"}):
         with pytest.raises(grpc.RpcError) as exc:
             create_bucket(client, admin.token, "telemetry", **kwargs)
         assert_error(exc, grpc.StatusCode.ALREADY_EXISTS, "ERROR_REASON_BUCKET_ALREADY_EXISTS")
-    assert db_snapshot(running.db_path) == before
+    assert running.snapshot() == before
 
     # The same name in another org is a different bucket.
     other = create_bucket(client, admin.token, "telemetry", org_id=globex.id)
@@ -197,9 +182,9 @@ def test_update_bucket(client, admin, clock) -> None:
 
 def test_delete_bucket(client, admin, running) -> None:
     b = create_bucket(client, admin.token, "metrics", org_id=admin.org_id)
-    rev, counts = db_snapshot(running.db_path)
+    rev, counts = running.snapshot()
     delete_bucket(client, admin.token, b.id)
-    assert db_snapshot(running.db_path) == (rev + 1, {**counts, "bucket": counts["bucket"] - 1})
+    assert running.snapshot() == (rev + 1, {**counts, "buckets": counts["buckets"] - 1})
     with pytest.raises(grpc.RpcError) as exc:
         get_bucket(client, admin.token, b.id)
     assert_error(exc, grpc.StatusCode.NOT_FOUND, "ERROR_REASON_BUCKET_NOT_FOUND")
@@ -249,7 +234,7 @@ def test_all_access_token_cannot_touch_another_orgs_buckets(
     client, admin, running, two_orgs
 ) -> None:
     globex, foreign, token = two_orgs
-    before = db_snapshot(running.db_path)
+    before = running.snapshot()
 
     with pytest.raises(grpc.RpcError) as exc:
         get_bucket(client, token, foreign.id)
@@ -274,7 +259,7 @@ def test_all_access_token_cannot_touch_another_orgs_buckets(
         delete_bucket(client, token, foreign.id)
     assert_error(exc, grpc.StatusCode.NOT_FOUND, "ERROR_REASON_BUCKET_NOT_FOUND")
 
-    assert db_snapshot(running.db_path) == before
+    assert running.snapshot() == before
     assert get_bucket(client, admin.token, foreign.id) == foreign
 
 
@@ -304,7 +289,7 @@ def test_read_write_bucket_token(client, admin, running) -> None:
     r = update_bucket(client, token, types_pb2.Bucket(id=b, description="rw"), ["description"])
     assert r.description == "rw"
 
-    before = db_snapshot(running.db_path)
+    before = running.snapshot()
     # A write grant on one bucket does not allow creating buckets in the org.
     with pytest.raises(grpc.RpcError) as exc:
         create_bucket(client, token, "new", org_id=admin.org_id)
@@ -313,14 +298,14 @@ def test_read_write_bucket_token(client, admin, running) -> None:
     with pytest.raises(grpc.RpcError) as exc:
         delete_bucket(client, token, other.id)
     assert_error(exc, grpc.StatusCode.NOT_FOUND, "ERROR_REASON_BUCKET_NOT_FOUND")
-    assert db_snapshot(running.db_path) == before
+    assert running.snapshot() == before
 
 
 def test_read_only_bucket_token_cannot_write(client, admin, running) -> None:
     b = admin.bucket_id
     token = mint(client, admin.token, admin.org_id, perms=[perm(READ, BUCKETS, admin.org_id, b)])
     assert get_bucket(client, token, b).id == b
-    before = db_snapshot(running.db_path)
+    before = running.snapshot()
     with pytest.raises(grpc.RpcError) as exc:
         update_bucket(client, token, types_pb2.Bucket(id=b, name="x"), ["name"])
     assert_error(exc, grpc.StatusCode.PERMISSION_DENIED, "ERROR_REASON_PERMISSION_DENIED")
@@ -328,7 +313,7 @@ def test_read_only_bucket_token_cannot_write(client, admin, running) -> None:
     with pytest.raises(grpc.RpcError) as exc:
         delete_bucket(client, token, b)
     assert_error(exc, grpc.StatusCode.PERMISSION_DENIED, "ERROR_REASON_PERMISSION_DENIED")
-    assert db_snapshot(running.db_path) == before
+    assert running.snapshot() == before
 
 
 def test_write_only_bucket_token_cannot_see_the_bucket(client, admin) -> None:

@@ -27,8 +27,9 @@ def test_operator_token_reads_the_effective_config(
     resp = client.config.GetConfig(REQ, metadata=md(admin.token))
     entries = _entries(resp)
     assert entries["listen"] == "127.0.0.1:0"
+    # The store the server runs on, and only that one.
     assert entries["db"] == running.db_path
-    assert entries["database_url"] == ""
+    assert entries["database_url"] == running.database_url
     assert entries["session_ttl_minutes"] == "60"
     assert resp.version == __version__
     # One entry per key, sorted, and no token anywhere.

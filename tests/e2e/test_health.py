@@ -9,6 +9,11 @@ from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from tests.conftest import sqlite_only
+
+# Health and reflection are the gRPC server's, whatever the store: one backend is enough.
+pytestmark = sqlite_only
+
 AUTHZD_SERVICES = {
     "authzd.v1.AccessService",
     "authzd.v1.AuthorizationService",

@@ -3,8 +3,6 @@ an All-Access token only reads its own org, delete cascades, the last Operator."
 
 from __future__ import annotations
 
-import sqlite3
-
 import grpc
 import pytest
 from authzd.v1 import access_service_pb2 as access_pb
@@ -97,19 +95,6 @@ def check(client, token: str, p: types_pb2.Permission) -> access_pb.CheckAccessR
     return client.access.CheckAccess(access_pb.CheckAccessRequest(token=token, permission=p))
 
 
-def db_snapshot(db_path: str) -> tuple[int, dict[str, int]]:
-    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        revision = con.execute("SELECT value FROM revision WHERE id = 1").fetchone()[0]
-        counts = {
-            t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]
-            for t in ("organization", "user", "bucket", "authorization", "session")
-        }
-    finally:
-        con.close()
-    return revision, counts
-
-
 def assert_error(exc: pytest.ExceptionInfo, code: grpc.StatusCode, reason: str) -> None:
     err = exc.value
     assert err.code() == code, (err.code(), err.details())
@@ -135,24 +120,24 @@ def test_operator_creates_org(client, admin, clock) -> None:
 
 
 def test_duplicate_org_name(client, admin, running) -> None:
-    before = db_snapshot(running.db_path)
+    before = running.snapshot()
     with pytest.raises(grpc.RpcError) as exc:
         create_org(client, admin.token, "acme", "again")
     assert_error(exc, grpc.StatusCode.ALREADY_EXISTS, "ERROR_REASON_ORGANIZATION_ALREADY_EXISTS")
-    assert db_snapshot(running.db_path) == before
+    assert running.snapshot() == before
 
 
 def test_create_org_needs_global_write_orgs(client, admin, running) -> None:
     token = all_access(client, admin, admin.org_id)
     # Even write on the one org is not enough to create another.
     writer, _ = mint(client, admin.token, admin.org_id, perms=[perm(WRITE, ORGS, id=admin.org_id)])
-    before = db_snapshot(running.db_path)
+    before = running.snapshot()
     for t in (token, writer):
         with pytest.raises(grpc.RpcError) as exc:
             create_org(client, t, "rogue")
         assert_error(exc, grpc.StatusCode.PERMISSION_DENIED, "ERROR_REASON_PERMISSION_DENIED")
         assert error_info(exc.value).metadata["permission"] == "write:orgs"
-    assert db_snapshot(running.db_path) == before
+    assert running.snapshot() == before
 
 
 def test_all_access_token_reads_only_its_org(client, admin, running) -> None:
@@ -170,7 +155,7 @@ def test_all_access_token_reads_only_its_org(client, admin, running) -> None:
     assert [o.id for o in list_all_orgs(client, token)] == [admin.org_id]
     assert [o.id for o in list_all_orgs(client, token, page_size=1)] == [admin.org_id]
 
-    before = db_snapshot(running.db_path)
+    before = running.snapshot()
     # All-Access holds only read:orgs/A: visible but not writable.
     with pytest.raises(grpc.RpcError) as exc:
         update_org(client, token, types_pb2.Organization(id=admin.org_id, name="mine"), ["name"])
@@ -187,7 +172,7 @@ def test_all_access_token_reads_only_its_org(client, admin, running) -> None:
     with pytest.raises(grpc.RpcError) as exc:
         delete_org(client, token, other.id)
     assert_error(exc, grpc.StatusCode.NOT_FOUND, "ERROR_REASON_ORGANIZATION_NOT_FOUND")
-    assert db_snapshot(running.db_path) == before
+    assert running.snapshot() == before
     assert get_org(client, admin.token, admin.org_id).name == "acme"
     assert get_org(client, admin.token, other.id).name == "globex"
 
@@ -290,15 +275,15 @@ def test_delete_org_removes_buckets_and_tokens(client, admin, running) -> None:
     assert check(client, t_all, perm(READ, BUCKETS, globex.id, b2.id)).reason == ALLOWED
     assert check(client, t_b1, read_b1).reason == ALLOWED
 
-    rev, counts = db_snapshot(running.db_path)
+    rev, counts = running.snapshot()
     delete_org(client, admin.token, globex.id)
-    rev_after, counts_after = db_snapshot(running.db_path)
+    rev_after, counts_after = running.snapshot()
     assert rev_after == rev + 1  # one transaction
     assert counts_after == {
         **counts,
-        "organization": counts["organization"] - 1,
-        "bucket": counts["bucket"] - 2,
-        "authorization": counts["authorization"] - 2,
+        "organizations": counts["organizations"] - 1,
+        "buckets": counts["buckets"] - 2,
+        "authorizations": counts["authorizations"] - 2,
     }
 
     # The tokens stop working at once, for checks and as callers.
@@ -340,11 +325,11 @@ def test_delete_org_removes_buckets_and_tokens(client, admin, running) -> None:
 
 
 def test_cannot_delete_org_holding_last_operator_token(client, admin, running) -> None:
-    before = db_snapshot(running.db_path)
+    before = running.snapshot()
     with pytest.raises(grpc.RpcError) as exc:
         delete_org(client, admin.token, admin.org_id)
     assert_error(exc, grpc.StatusCode.FAILED_PRECONDITION, "ERROR_REASON_LAST_OPERATOR")
-    assert db_snapshot(running.db_path) == before
+    assert running.snapshot() == before
     assert get_org(client, admin.token, admin.org_id).name == "acme"
 
     # Another Operator token in the same org does not help.

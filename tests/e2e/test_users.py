@@ -3,8 +3,6 @@ delete users; cascades; the last Operator; passwords."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import grpc
 import pytest
 from authzd.v1 import access_service_pb2 as access_pb
@@ -89,20 +87,6 @@ def update_user(client, token: str, user: types_pb2.User, paths: list[str]):
     ).user
 
 
-def db_snapshot(db_path: str) -> tuple[int, dict[str, int]]:
-    """(revision, row counts) read straight from the SQLite file."""
-    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        revision = con.execute("SELECT value FROM revision WHERE id = 1").fetchone()[0]
-        counts = {
-            t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]
-            for t in ("organization", "user", "bucket", "authorization", "session")
-        }
-    finally:
-        con.close()
-    return revision, counts
-
-
 def all_access(client, admin, user_id: str) -> str:
     token, _ = mint(client, admin.token, admin.org_id, user_id, preset=auth_pb.PRESET_ALL_ACCESS)
     return token
@@ -140,12 +124,12 @@ def test_operator_creates_user(client, admin, clock) -> None:
 def test_all_access_token_cannot_create_user(client, admin, running) -> None:
     bob = create_user(client, admin.token, "bob")
     token = all_access(client, admin, bob.id)
-    before = db_snapshot(running.db_path)
+    before = running.snapshot()
     with pytest.raises(grpc.RpcError) as exc:
         create_user(client, token, "mallory")
     assert_error(exc, grpc.StatusCode.PERMISSION_DENIED, "ERROR_REASON_PERMISSION_DENIED")
     assert error_info(exc.value).metadata["permission"] == "write:users"
-    assert db_snapshot(running.db_path) == before
+    assert running.snapshot() == before
 
 
 def test_read_write_bucket_token_cannot_create_user(client, admin) -> None:
@@ -162,14 +146,14 @@ def test_read_write_bucket_token_cannot_create_user(client, admin) -> None:
 
 def test_duplicate_user_name(client, admin, running) -> None:
     create_user(client, admin.token, "alice")
-    before = db_snapshot(running.db_path)
+    before = running.snapshot()
     with pytest.raises(grpc.RpcError) as exc:
         create_user(client, admin.token, "alice", password="another-password")
     assert_error(exc, grpc.StatusCode.ALREADY_EXISTS, "ERROR_REASON_USER_ALREADY_EXISTS")
     with pytest.raises(grpc.RpcError) as exc:
         create_user(client, admin.token, ADMIN_USER)
     assert_error(exc, grpc.StatusCode.ALREADY_EXISTS, "ERROR_REASON_USER_ALREADY_EXISTS")
-    assert db_snapshot(running.db_path) == before
+    assert running.snapshot() == before
     # Names are compared exactly: another case is another user.
     assert create_user(client, admin.token, "Alice").name == "Alice"
 
@@ -321,11 +305,11 @@ def test_update_user_without_mask_updates_set_fields(client, admin) -> None:
 
 def test_update_user_rename_to_existing_name(client, admin, running) -> None:
     bob = create_user(client, admin.token, "bob")
-    before = db_snapshot(running.db_path)
+    before = running.snapshot()
     with pytest.raises(grpc.RpcError) as exc:
         update_user(client, admin.token, types_pb2.User(id=bob.id, name=ADMIN_USER), ["name"])
     assert_error(exc, grpc.StatusCode.ALREADY_EXISTS, "ERROR_REASON_USER_ALREADY_EXISTS")
-    assert db_snapshot(running.db_path) == before
+    assert running.snapshot() == before
     got = client.users.GetUser(user_pb.GetUserRequest(id=bob.id), metadata=md(admin.token))
     assert got.user.name == "bob"
 
@@ -379,15 +363,15 @@ def test_delete_user_cascades_tokens_and_sessions(client, admin, running) -> Non
     assert check(client, t_bucket, read_bucket).reason == ALLOWED
     assert check(client, session, own).reason == ALLOWED
 
-    rev_before, counts_before = db_snapshot(running.db_path)
+    rev_before, counts_before = running.snapshot()
     client.users.DeleteUser(user_pb.DeleteUserRequest(id=carol.id), metadata=md(admin.token))
-    rev_after, counts_after = db_snapshot(running.db_path)
+    rev_after, counts_after = running.snapshot()
 
     # One write transaction removed the user, its 2 tokens and its session.
     assert rev_after == rev_before + 1
-    assert counts_after["user"] == counts_before["user"] - 1
-    assert counts_after["authorization"] == counts_before["authorization"] - 2
-    assert counts_after["session"] == counts_before["session"] - 1
+    assert counts_after["users"] == counts_before["users"] - 1
+    assert counts_after["authorizations"] == counts_before["authorizations"] - 2
+    assert counts_after["sessions"] == counts_before["sessions"] - 1
 
     # At once: the tokens and the session are unknown.
     for token, p in ((t_all, own), (t_bucket, read_bucket), (session, own)):
@@ -417,7 +401,7 @@ def test_delete_user_cascades_tokens_and_sessions(client, admin, running) -> Non
 
 
 def test_cannot_delete_or_deactivate_owner_of_last_operator_token(client, admin, running) -> None:
-    before = db_snapshot(running.db_path)
+    before = running.snapshot()
     with pytest.raises(grpc.RpcError) as exc:
         client.users.DeleteUser(
             user_pb.DeleteUserRequest(id=admin.user_id), metadata=md(admin.token)
@@ -428,7 +412,7 @@ def test_cannot_delete_or_deactivate_owner_of_last_operator_token(client, admin,
             client, admin.token, types_pb2.User(id=admin.user_id, status=INACTIVE), ["status"]
         )
     assert_error(exc, grpc.StatusCode.FAILED_PRECONDITION, "ERROR_REASON_LAST_OPERATOR")
-    assert db_snapshot(running.db_path) == before
+    assert running.snapshot() == before
 
     # A second Operator token owned by the same user does not help.
     mint(client, admin.token, admin.org_id, preset=auth_pb.PRESET_OPERATOR)
@@ -492,14 +476,14 @@ def assert_sign_in_fails(client, username: str, password: str) -> None:
 
 
 def test_user_changes_own_password_with_old_one(client, admin, running) -> None:
-    before = db_snapshot(running.db_path)
+    before = running.snapshot()
     with pytest.raises(grpc.RpcError) as exc:
         set_password(client, admin.token, admin.user_id, "new-password-1", old="wrong-password")
     assert_error(exc, grpc.StatusCode.FAILED_PRECONDITION, "ERROR_REASON_WRONG_PASSWORD")
     with pytest.raises(grpc.RpcError) as exc:
         set_password(client, admin.token, admin.user_id, "new-password-1")  # no old password
     assert_error(exc, grpc.StatusCode.FAILED_PRECONDITION, "ERROR_REASON_WRONG_PASSWORD")
-    assert db_snapshot(running.db_path) == before
+    assert running.snapshot() == before
     assert sign_in(client, ADMIN_USER, ADMIN_PASSWORD).startswith("azs_")
 
     set_password(client, admin.token, admin.user_id, "new-password-1", old=ADMIN_PASSWORD)
@@ -566,7 +550,7 @@ def test_set_password_unknown_user(client, admin) -> None:
 @pytest.mark.parametrize("length", [0, 1, 7, 257, 1000])
 def test_password_length_limits(client, admin, running, length: int) -> None:
     bob = create_user(client, admin.token, "bob", password="bob-password")
-    before = db_snapshot(running.db_path)
+    before = running.snapshot()
     bad = "p" * length
     if length:  # empty on create means "no password", which is allowed
         with pytest.raises(grpc.RpcError) as exc:
@@ -577,7 +561,7 @@ def test_password_length_limits(client, admin, running, length: int) -> None:
         set_password(client, admin.token, bob.id, bad)
     assert_error(exc, grpc.StatusCode.INVALID_ARGUMENT, "ERROR_REASON_INVALID_PASSWORD")
     assert error_info(exc.value).metadata["field"] == "new_password"
-    assert db_snapshot(running.db_path) == before
+    assert running.snapshot() == before
     assert sign_in(client, "bob", "bob-password")
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import sqlite_only
+
 NODE_DIR = Path(__file__).resolve().parent.parent / "node"
 
 
@@ -23,6 +25,8 @@ def node() -> str:
     return exe
 
 
+# Another language's client speaks gRPC; the store behind the server does not matter.
+@sqlite_only
 def test_node_client_setup_token_and_check(running, node):  # type: ignore[no-untyped-def]
     result = subprocess.run(
         [node, "client.js", running.target],

@@ -1,9 +1,18 @@
-"""The store on a real SQLite file in tmp_path (STYLE: tests/store): migrations,
-pragmas, the revision signal, constraints, cascades, opening rules."""
+"""The store on each backend (STYLE: tests/store): a real SQLite file in tmp_path,
+and the run's PostgreSQL database. Migrations, the revision signal, constraints,
+cascades and queries are one parametrised suite; what only one backend has (SQLite
+pragmas and files; PostgreSQL's advisory lock, NOTIFY, reconnects) is tested on
+that backend alone."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import select
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -12,11 +21,12 @@ from pathlib import Path
 import pytest
 from peewee import IntegrityError
 
-from service.domain.errors import AlreadyExists
+from service.domain.errors import AlreadyExists, StoreUnavailable
 from service.domain.models import Authorization, Bucket, Organization, Session, Status, User
 from service.domain.permissions import Action, Permission, ResourceType
-from service.store import Store, migrations, open_store
+from service.store import Store, migrations, notify, open_store
 from service.store.database import NoDatabase, Page, to_micros
+from tests.conftest import postgresql_only, raw_connection, raw_query, sqlite_only
 
 T0 = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
 TABLES = ("organization", "user", "bucket", "authorization", "session")
@@ -80,27 +90,35 @@ def add_session(store: Store, u: User, expire: datetime = T0 + timedelta(hours=1
     return s
 
 
-def raw(path: Path) -> sqlite3.Connection:
-    """A plain sqlite3 connection that bypasses the store."""
-    return sqlite3.connect(str(path))
-
-
-def raw_counts(path: Path) -> dict[str, int]:
-    con = raw(path)
+def raw_counts(location: dict[str, str]) -> dict[str, int]:
+    """Row counts seen by a connection of its own: what is committed."""
+    conn = raw_connection(location)
     try:
-        return {t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in TABLES}
+        cur = conn.cursor()
+        counts = {}
+        for t in TABLES:
+            cur.execute(f'SELECT COUNT(*) FROM "{t}"')
+            counts[t] = cur.fetchone()[0]
+        return counts
     finally:
-        con.close()
+        conn.close()
+
+
+def open_at(location: dict[str, str], **kwargs: object) -> Store:
+    return open_store(
+        location.get("db") or None, location.get("database_url") or None, **kwargs  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
+    """For what only SQLite has: files."""
     return tmp_path / "authzd.db"
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    s = open_store(db_path)
+def store(store_location: dict[str, str]) -> Iterator[Store]:
+    s = open_at(store_location)
     try:
         yield s
     finally:
@@ -110,24 +128,17 @@ def store(db_path: Path) -> Iterator[Store]:
 # -- migrations ------------------------------------------------------------------
 
 
-def test_migrations_are_recorded(store: Store, db_path: Path) -> None:
-    con = raw(db_path)
-    try:
-        versions = [
-            r[0] for r in con.execute("SELECT version FROM schema_migration ORDER BY version")
-        ]
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        revision = con.execute("SELECT value FROM revision WHERE id = 1").fetchone()[0]
-    finally:
-        con.close()
+def test_migrations_are_recorded(store: Store, store_location: dict[str, str]) -> None:
+    query = "SELECT version FROM schema_migration ORDER BY version"
+    versions = [r[0] for r in raw_query(store_location, query)]
     assert versions == [v for v, _ in migrations.MIGRATIONS]
     assert versions[-1] == migrations.LATEST
-    assert {*TABLES, "revision", "schema_migration"} <= tables
-    assert revision == 0
+    assert {*TABLES, "revision", "schema_migration"} <= set(store.db.get_tables())
+    assert raw_query(store_location, "SELECT value FROM revision WHERE id = 1") == [(0,)]
 
 
-def test_reopen_is_idempotent(db_path: Path) -> None:
-    first = open_store(db_path)
+def test_reopen_is_idempotent(store_location: dict[str, str]) -> None:
+    first = open_at(store_location)
     o = org("acme")
     with first.write():
         first.create_org(o)
@@ -135,17 +146,14 @@ def test_reopen_is_idempotent(db_path: Path) -> None:
     first.close()
 
     def recorded() -> list[tuple[int, int]]:
-        con = raw(db_path)
-        try:
-            return list(
-                con.execute("SELECT version, applied_at FROM schema_migration ORDER BY version")
-            )
-        finally:
-            con.close()
+        return raw_query(
+            store_location, "SELECT version, applied_at FROM schema_migration ORDER BY version"
+        )
 
     before = recorded()
+    assert [v for v, _ in before] == [v for v, _ in migrations.MIGRATIONS]
     for _ in range(2):
-        again = open_store(db_path)
+        again = open_at(store_location)
         try:
             assert migrations.migrate(again.db) == []  # nothing left to apply
             assert again.get_org(o.id) == o
@@ -155,20 +163,25 @@ def test_reopen_is_idempotent(db_path: Path) -> None:
     assert recorded() == before  # not re-applied, not re-stamped
 
 
-def test_sqlite_pragmas(store: Store, db_path: Path) -> None:
+def test_sqlite_pragmas(db_path: Path) -> None:
+    store = open_store(db_path)
+
     def pragma(name: str) -> object:
         return store.db.execute_sql(f"PRAGMA {name}").fetchone()[0]
 
-    assert pragma("journal_mode") == "wal"
-    assert pragma("foreign_keys") == 1
-    assert pragma("busy_timeout") == 10_000
-    assert pragma("synchronous") == 2  # FULL
-    # WAL is a property of the file: another connection sees it too.
-    con = raw(db_path)
     try:
-        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert pragma("journal_mode") == "wal"
+        assert pragma("foreign_keys") == 1
+        assert pragma("busy_timeout") == 10_000
+        assert pragma("synchronous") == 2  # FULL
+        # WAL is a property of the file: another connection sees it too.
+        con = sqlite3.connect(str(db_path))
+        try:
+            assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        finally:
+            con.close()
     finally:
-        con.close()
+        store.close()
 
 
 def test_foreign_keys_are_enforced(store: Store) -> None:
@@ -186,7 +199,7 @@ def test_foreign_keys_are_enforced(store: Store) -> None:
 # -- the revision signal -------------------------------------------------------
 
 
-def test_revision_bumps_on_every_write(store: Store, db_path: Path) -> None:
+def test_revision_bumps_on_every_write(store: Store, store_location: dict[str, str]) -> None:
     start = store.revision()
     for i in range(1, 4):
         with store.write():
@@ -197,11 +210,7 @@ def test_revision_bumps_on_every_write(store: Store, db_path: Path) -> None:
         store.create_user(user("alice"), None)
     assert store.revision() == start + 4  # one per transaction, not per statement
     # Committed: another connection sees it.
-    con = raw(db_path)
-    try:
-        assert con.execute("SELECT value FROM revision").fetchone()[0] == start + 4
-    finally:
-        con.close()
+    assert raw_query(store_location, "SELECT value FROM revision") == [(start + 4,)]
 
 
 def test_failed_write_rolls_back_with_its_revision(store: Store) -> None:
@@ -212,6 +221,19 @@ def test_failed_write_rolls_back_with_its_revision(store: Store) -> None:
         raise RuntimeError("boom")
     assert store.revision() == start
     assert store.get_org(o.id) is None
+
+
+def test_a_read_sees_one_snapshot(store: Store, store_location: dict[str, str]) -> None:
+    """store.read() promises multi-query reads a consistent snapshot: a commit by
+    another connection in the middle is not seen until the read ends (SQLite's
+    WAL read transaction; REPEATABLE READ on PostgreSQL, where the default READ
+    COMMITTED would show it)."""
+    start = store.revision()
+    with store.read():
+        assert store.revision() == start
+        raw_query(store_location, "UPDATE revision SET value = value + 1")
+        assert store.revision() == start
+    assert store.revision() == start + 1
 
 
 def test_bookkeeping_does_not_bump_revision(store: Store) -> None:
@@ -254,7 +276,9 @@ def test_unique_org_and_user_names(store: Store) -> None:
 
     assert store.get_org(globex.id).name == "globex"
     assert store.get_user(bob.id).name == "bob"
-    assert store.counts() == {"organizations": 2, "users": 2, "buckets": 0, "authorizations": 0}
+    assert store.counts() == {
+        "organizations": 2, "users": 2, "buckets": 0, "authorizations": 0, "sessions": 0
+    }
 
 
 def test_unique_bucket_name_per_org(store: Store) -> None:
@@ -312,12 +336,14 @@ def populated(store: Store):
     return acme, globex, alice, bob, buckets, auths, sessions
 
 
-def test_delete_org_cascades(store: Store, db_path: Path, populated) -> None:
+def test_delete_org_cascades(
+    store: Store, store_location: dict[str, str], populated
+) -> None:
     acme, globex, alice, bob, buckets, auths, sessions = populated
-    before = raw_counts(db_path)
+    before = raw_counts(store_location)
     with store.write():
         store.delete_org(acme.id)
-    assert raw_counts(db_path) == {
+    assert raw_counts(store_location) == {
         **before,
         "organization": before["organization"] - 1,
         "bucket": before["bucket"] - 2,
@@ -330,15 +356,17 @@ def test_delete_org_cascades(store: Store, db_path: Path, populated) -> None:
         assert (store.get_authorization(a.id) is None) == (org_name == "acme"), a
     # users and their sessions do not belong to an org
     assert store.get_user(alice.id) is not None and store.get_user(bob.id) is not None
-    assert before["session"] == raw_counts(db_path)["session"] == 4
+    assert before["session"] == raw_counts(store_location)["session"] == 4
 
 
-def test_delete_user_cascades(store: Store, db_path: Path, populated) -> None:
+def test_delete_user_cascades(
+    store: Store, store_location: dict[str, str], populated
+) -> None:
     acme, globex, alice, bob, buckets, auths, sessions = populated
-    before = raw_counts(db_path)
+    before = raw_counts(store_location)
     with store.write():
         store.delete_user(alice.id)
-    assert raw_counts(db_path) == {
+    assert raw_counts(store_location) == {
         **before,
         "user": before["user"] - 1,
         "authorization": before["authorization"] - 2,
@@ -355,13 +383,15 @@ def test_delete_user_cascades(store: Store, db_path: Path, populated) -> None:
     assert len(store.list_buckets(Page("", 10))) == 3
 
 
-def test_failed_cascade_leaves_everything(store: Store, db_path: Path, populated) -> None:
+def test_failed_cascade_leaves_everything(
+    store: Store, store_location: dict[str, str], populated
+) -> None:
     acme = populated[0]
-    before = raw_counts(db_path)
+    before = raw_counts(store_location)
     with pytest.raises(RuntimeError), store.write():
         store.delete_org(acme.id)
         raise RuntimeError("abort")
-    assert raw_counts(db_path) == before
+    assert raw_counts(store_location) == before
 
 
 # -- queries -----------------------------------------------------------------------
@@ -443,11 +473,30 @@ def test_concurrent_signin_failures_are_all_counted(store: Store) -> None:
     assert store.signin_state(alice.id) == (40, 40_000_000)
 
 
+# PRAGMA integrity_check reads the SQLite file; PostgreSQL has no such check
+# (integrity_ok is simply True there).
+@sqlite_only
 def test_integrity_ok(store: Store, populated) -> None:
     assert store.integrity_ok() is True
 
 
 # -- opening -----------------------------------------------------------------------
+
+
+def test_open_without_create_accepts_an_authzd_database(store_location: dict[str, str]) -> None:
+    first = open_at(store_location)
+    acme = org("acme")
+    with first.write():
+        first.create_org(acme)
+    first.close()
+    again = open_at(store_location, create=False)
+    try:
+        assert again.get_org(acme.id) == acme
+    finally:
+        again.close()
+
+
+# What recovery must never do to a SQLite file that is not ours: files are SQLite's alone.
 
 
 def test_open_without_create_refuses_missing_file(tmp_path: Path) -> None:
@@ -493,14 +542,229 @@ def test_open_refuses_a_file_that_is_not_sqlite(tmp_path: Path, create: bool) ->
     assert path.read_bytes() == content
 
 
-def test_open_without_create_accepts_an_authzd_database(db_path: Path) -> None:
-    first = open_store(db_path)
-    acme = org("acme")
-    with first.write():
-        first.create_org(acme)
-    first.close()
-    again = open_store(db_path, create=False)
+# -- text and values: the same on every backend ------------------------------------
+
+
+def test_names_compare_exactly(store: Store) -> None:
+    """No case folding, trimming or normalisation on either backend: each of these
+    is a name of its own, found only by itself."""
+    names = ["acme", "Acme", "ACME", "acme ", " acme", "ａｃｍｅ", "caf\u00e9", "cafe\u0301"]
+    with store.write():
+        orgs = {n: store.create_org(org(n)) for n in names}
+        users = {n: store.create_user(user(n), None) for n in names}
+    for n in names:
+        assert store.get_org_by_name(n) == orgs[n]
+        assert store.get_user_by_name(n) == users[n]
+        assert [o.id for o in store.list_orgs(Page("", 100), name=n)] == [orgs[n].id]
+    assert store.get_org_by_name("aCmE") is None
+
+
+def test_lookup_by_a_name_with_nul_finds_nothing(store: Store) -> None:
+    """PostgreSQL text cannot hold NUL and no stored name has one: a lookup by
+    such a name (a caller's filter, a sign-in) is "none", not a driver error."""
+    acme, alice = org("acme"), user("alice")
+    with store.write():
+        store.create_org(acme)
+        store.create_user(alice, None)
+        store.create_bucket(bucket(acme, "telemetry"))
+    for name in ("\x00", "acme\x00", "alice\x00", "telemetry\x00x"):
+        assert store.get_org_by_name(name) is None
+        assert store.get_user_by_name(name) is None
+        assert store.list_orgs(Page("", 10), name=name) == []
+        assert store.list_users(Page("", 10), name=name) == []
+        assert store.list_buckets(Page("", 10), name=name) == []
+        assert store.list_buckets(Page("", 10), org_id=acme.id, name=name) == []
+
+
+def test_text_and_times_round_trip(store: Store) -> None:
+    """The longest name (in 4-byte characters), a description with what SQL and
+    format strings treat specially, and the far future, come back as they went in."""
+    name = "💥" * 256
+    description = "tab\there 'quote' \"double\" back\\slash %s %% ; -- /* */ " + "é" * 900
+    far = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    o = Organization(new_id(), name, description, T0, far)
+    u = user("ü" * 256)
+    with store.write():
+        store.create_org(o)
+        store.create_user(u, "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA")
+    a = add_auth(store, auth(o, u, expire=far))
+    assert store.get_org(o.id) == o
+    assert store.get_org_by_name(name) == o
+    assert store.get_user(u.id) == dataclasses.replace(u, has_password=True)
+    assert store.password_hash(u.id) == "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"
+    got = store.get_authorization(a.id)
+    assert got is not None and got.expire_time == far and got.org_name == name
+
+
+def test_concurrent_writers_each_bump_the_revision_once(store: Store) -> None:
+    """Writers from many threads serialise on the revision row: none is lost,
+    none fails."""
+    start = store.revision()
+
+    def create(i: int) -> None:
+        with store.write():
+            store.create_user(user(f"w{i}"), None)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(create, range(40)))
+    assert store.revision() == start + 40
+    assert store.counts()["users"] == 40
+
+
+# -- PostgreSQL alone ----------------------------------------------------------------
+
+
+def test_unreachable_postgres_is_store_unavailable() -> None:
+    with pytest.raises(StoreUnavailable):
+        open_store(None, "postgresql://postgres@127.0.0.1:1/authzd?connect_timeout=2")
+
+
+def test_open_without_create_refuses_an_empty_postgres_database(empty_pg_url: str) -> None:
+    location = {"database_url": empty_pg_url}
+    with pytest.raises(NoDatabase):
+        open_at(location, create=False)
+    # Left as it was: recovery creates nothing in a database that is not ours.
+    tables = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+    assert raw_query(location, tables) == []
+
+
+# Runs open_store in a process of its own once told to start (a line on stdin),
+# and prints which migrations that open applied.
+_FIRST_START = textwrap.dedent(
+    """
+    import json, sys
+    from service.store import migrations, open_store
+
+    applied = []
+    real_migrate = migrations.migrate
+
+    def spy(db):
+        applied.extend(real_migrate(db))
+        return applied
+
+    migrations.migrate = spy
+    print("ready", flush=True)
+    sys.stdin.readline()
+    store = open_store(None, sys.argv[1])
+    print(json.dumps({"applied": applied, "revision": store.revision()}), flush=True)
+    store.close()
+    """
+)
+
+
+def test_replicas_starting_at_once_migrate_an_empty_database_once(empty_pg_url: str) -> None:
+    """Issue 6: replicas starting together on an empty database do not race. The
+    advisory lock lets one migrate; the others wait, then find nothing to do."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _FIRST_START, empty_pg_url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
     try:
-        assert again.get_org(acme.id) == acme
+        for p in procs:  # every one imported and waiting: the opens start together
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        outcomes = [p.communicate(timeout=60) for p in procs]
     finally:
-        again.close()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    results = []
+    for p, (out, err) in zip(procs, outcomes, strict=True):
+        assert p.returncode == 0, err
+        results.append(json.loads(out))
+    latest = [v for v, _ in migrations.MIGRATIONS]
+    assert sorted(r["applied"] for r in results) == [[], [], latest]
+    assert all(r["revision"] == 0 for r in results)
+    location = {"database_url": empty_pg_url}
+    assert raw_query(
+        location, "SELECT version, COUNT(*) FROM schema_migration GROUP BY version ORDER BY 1"
+    ) == [(v, 1) for v in latest]
+    assert raw_query(location, "SELECT id, value FROM revision") == [(1, 0)]
+
+
+def _notifications(conn, wait: float) -> list[str]:  # type: ignore[no-untyped-def]
+    """Channels of the notifications that arrive on conn within `wait` seconds
+    (returns at the first batch)."""
+    if select.select([conn], [], [], wait) == ([], [], []):
+        return []
+    conn.poll()
+    channels = [n.channel for n in conn.notifies]
+    conn.notifies.clear()
+    return channels
+
+
+@postgresql_only
+def test_a_write_notifies_listeners_when_it_commits(
+    store: Store, store_location: dict[str, str]
+) -> None:
+    """Every write transaction sends NOTIFY authzd_changes, delivered on commit
+    (never before, never for a rollback), which is what wakes other replicas."""
+    listener = raw_connection(store_location)
+    try:
+        listener.cursor().execute(f"LISTEN {notify.CHANNEL}")
+        with store.write():
+            store.create_org(org("acme"))
+            assert _notifications(listener, 0.2) == []  # not before the commit
+        assert _notifications(listener, 5.0) == [notify.CHANNEL]
+
+        with pytest.raises(RuntimeError), store.write():
+            store.create_org(org("globex"))
+            raise RuntimeError("abort")
+        assert _notifications(listener, 0.3) == []
+    finally:
+        listener.close()
+
+
+@postgresql_only
+def test_the_store_reconnects_after_postgres_drops_its_connections(
+    store: Store, store_location: dict[str, str]
+) -> None:
+    """A restarted server or a terminated backend: the next read and write work
+    again on a new connection, without the caller retrying."""
+    acme = org("acme")
+    with store.write():
+        store.create_org(acme)
+    start = store.revision()
+
+    def terminate_others() -> int:
+        rows = raw_query(
+            store_location,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        return len(rows)
+
+    assert terminate_others() >= 1
+    assert store.get_org(acme.id) == acme
+    assert terminate_others() >= 1
+    with store.write():
+        store.create_org(org("globex"))
+    assert store.revision() == start + 1
+    assert store.counts()["organizations"] == 2
+
+
+@postgresql_only
+def test_a_transaction_broken_by_an_error_is_rolled_back(store: Store) -> None:
+    """On PostgreSQL an error aborts the whole transaction unless it was inside
+    a savepoint; the store's writes leave no half-done state either way."""
+    acme = org("acme")
+    with store.write():
+        store.create_org(acme)
+    start = store.revision()
+    with pytest.raises(IntegrityError), store.write():
+        store.create_user(user("alice"), None)
+        store.create_session(Session(new_id(), user("ghost").id, T0, T0), "f" * 64)
+    assert store.revision() == start
+    assert store.get_user_by_name("alice") is None
+    with store.write():  # the connection is usable again
+        store.create_user(user("alice"), None)
+    assert store.revision() == start + 1
