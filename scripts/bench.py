@@ -87,7 +87,9 @@ def _id(rng: random.Random) -> str:
     return f"{rng.getrandbits(63) | 1:016x}"
 
 
-def build_fixture(path: str, n_auth: int, n_orgs: int, seed: int = 7, n_checks: int = 20_000) -> Fixture:
+def build_fixture(
+    path: str, n_auth: int, n_orgs: int, seed: int = 7, n_checks: int = 20_000
+) -> Fixture:
     """A store with n_auth tokens of 10 bucket permissions each, over n_orgs orgs,
     and a mixed check load: 60% allowed, 30% denied, 10% unknown tokens."""
     from service.store import open_store
@@ -96,32 +98,79 @@ def build_fixture(path: str, n_auth: int, n_orgs: int, seed: int = 7, n_checks: 
     rng = random.Random(seed)
     now = datetime.now(UTC)
     orgs = [Organization(_id(rng), f"org-{i}", "", now, now) for i in range(n_orgs)]
-    users = {o.id: [User(_id(rng), f"user-{i}-{j}", Status.ACTIVE, False, now, now)
-                    for j in range(USERS_PER_ORG)] for i, o in enumerate(orgs)}
-    buckets = {o.id: [Bucket(_id(rng), o.id, o.name, f"bucket-{j}", "", now, now)
-                      for j in range(BUCKETS_PER_ORG)] for o in orgs}
+    users = {
+        o.id: [
+            User(_id(rng), f"user-{i}-{j}", Status.ACTIVE, False, now, now)
+            for j in range(USERS_PER_ORG)
+        ]
+        for i, o in enumerate(orgs)
+    }
+    buckets = {
+        o.id: [
+            Bucket(_id(rng), o.id, o.name, f"bucket-{j}", "", now, now)
+            for j in range(BUCKETS_PER_ORG)
+        ]
+        for o in orgs
+    }
     auths: list[tuple[Authorization, str]] = []
     tokens: list[tuple[str, str, list[str]]] = []
     for i in range(n_auth):
         org = orgs[i % n_orgs]
         user = users[org.id][i % USERS_PER_ORG]
         mine = rng.sample([b.id for b in buckets[org.id]], BUCKETS_PER_TOKEN)
-        perms = tuple(Permission(a, ResourceType.BUCKETS, org.id, b)
-                      for b in mine for a in (Action.READ, Action.WRITE))
+        perms = tuple(
+            Permission(a, ResourceType.BUCKETS, org.id, b)
+            for b in mine
+            for a in (Action.READ, Action.WRITE)
+        )
         token = new_token(TokenKind.API, rng.randrange)
-        auths.append((Authorization(_id(rng), org.id, org.name, user.id, user.name, f"t{i}",
-                                    Status.ACTIVE, perms, token_hint(token), now, now),
-                      token_digest(token)))
+        auths.append(
+            (
+                Authorization(
+                    _id(rng),
+                    org.id,
+                    org.name,
+                    user.id,
+                    user.name,
+                    f"t{i}",
+                    Status.ACTIVE,
+                    perms,
+                    token_hint(token),
+                    now,
+                    now,
+                ),
+                token_digest(token),
+            )
+        )
         tokens.append((token, org.id, mine))
     operator = new_token(TokenKind.API, rng.randrange)
     first_user = users[orgs[0].id][0]
-    auths.append((Authorization(_id(rng), orgs[0].id, orgs[0].name, first_user.id,
-                                first_user.name, "operator", Status.ACTIVE,
-                                tuple(operator_permissions()), token_hint(operator), now, now),
-                  token_digest(operator)))
+    auths.append(
+        (
+            Authorization(
+                _id(rng),
+                orgs[0].id,
+                orgs[0].name,
+                first_user.id,
+                first_user.name,
+                "operator",
+                Status.ACTIVE,
+                tuple(operator_permissions()),
+                token_hint(operator),
+                now,
+                now,
+            ),
+            token_digest(operator),
+        )
+    )
     store = open_store(database_url=path) if path.startswith("postgresql://") else open_store(path)
-    bulk_load(store, orgs, [u for us in users.values() for u in us],
-              [b for bs in buckets.values() for b in bs], auths)
+    bulk_load(
+        store,
+        orgs,
+        [u for us in users.values() for u in us],
+        [b for bs in buckets.values() for b in bs],
+        auths,
+    )
     store.close()
 
     fx = Fixture(path, operator, [o.id for o in orgs])
@@ -134,19 +183,31 @@ def build_fixture(path: str, n_auth: int, n_orgs: int, seed: int = 7, n_checks: 
             other = rng.choice([b.id for b in buckets[org_id] if b.id not in mine])
             fx.checks.append((token, org_id, other, Action.READ, False))
         else:
-            fx.checks.append((new_token(TokenKind.API, rng.randrange), org_id,
-                              rng.choice(mine), Action.READ, False))
+            fx.checks.append(
+                (
+                    new_token(TokenKind.API, rng.randrange),
+                    org_id,
+                    rng.choice(mine),
+                    Action.READ,
+                    False,
+                )
+            )
     fx.cold_tokens = [(t, o, m[0]) for t, o, m in rng.sample(tokens, min(500, len(tokens)))]
     return fx
 
 
-def check_request(token: str, org_id: str, bucket_id: str, action: int) -> access_pb.CheckAccessRequest:
+def check_request(
+    token: str, org_id: str, bucket_id: str, action: int
+) -> access_pb.CheckAccessRequest:
     return access_pb.CheckAccessRequest(
         token=token,
         permission=types_pb2.Permission(
             action=action,
-            resource=types_pb2.Resource(type=types_pb2.RESOURCE_TYPE_BUCKETS,
-                                        org_id=org_id, id=bucket_id)))
+            resource=types_pb2.Resource(
+                type=types_pb2.RESOURCE_TYPE_BUCKETS, org_id=org_id, id=bucket_id
+            ),
+        ),
+    )
 
 
 # --------------------------------------------------------------------------
@@ -208,8 +269,21 @@ class Proc:
 def authzd_server(db: str, *extra: str) -> Proc:
     port = free_port()
     store = ["--database-url", db] if db.startswith("postgresql://") else ["--db", db]
-    return Proc([sys.executable, "-m", "service", "serve", *store, "--listen",
-                 f"127.0.0.1:{port}", "--log-level", "warning", *extra], port)
+    return Proc(
+        [
+            sys.executable,
+            "-m",
+            "service",
+            "serve",
+            *store,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            *extra,
+        ],
+        port,
+    )
 
 
 def noop_server() -> Proc:
@@ -221,13 +295,20 @@ class NoopAccess(access_grpc.AccessServiceServicer):
     """Same sizes as a real answer, no work."""
 
     RESPONSE = access_pb.CheckAccessResponse(
-        allowed=True, reason=access_pb.DECISION_REASON_ALLOWED,
+        allowed=True,
+        reason=access_pb.DECISION_REASON_ALLOWED,
         matched_permission=types_pb2.Permission(
             action=types_pb2.ACTION_READ,
-            resource=types_pb2.Resource(type=types_pb2.RESOURCE_TYPE_BUCKETS,
-                                        org_id="0123456789abcdef", id="0123456789abcdef")),
-        authorization_id="0123456789abcdef", user_id="0123456789abcdef",
-        org_id="0123456789abcdef")
+            resource=types_pb2.Resource(
+                type=types_pb2.RESOURCE_TYPE_BUCKETS,
+                org_id="0123456789abcdef",
+                id="0123456789abcdef",
+            ),
+        ),
+        authorization_id="0123456789abcdef",
+        user_id="0123456789abcdef",
+        org_id="0123456789abcdef",
+    )
 
     def CheckAccess(self, request: Any, context: Any) -> Any:
         return self.RESPONSE
@@ -240,10 +321,11 @@ def run_noop_server(port: int) -> None:
     """The reference: the same grpc server settings as authzd serve."""
     from grpc_health.v1 import health
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16),
-                         maximum_concurrent_rpcs=256,
-                         options=[("grpc.max_receive_message_length", 16 * 1024 * 1024),
-                                  ("grpc.so_reuseport", 0)])
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=16),
+        maximum_concurrent_rpcs=256,
+        options=[("grpc.max_receive_message_length", 16 * 1024 * 1024), ("grpc.so_reuseport", 0)],
+    )
     access_grpc.add_AccessServiceServicer_to_server(NoopAccess(), server)
     h = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(h, server)
@@ -257,14 +339,15 @@ def run_noop_server(port: int) -> None:
 # load generation (runs in its own processes)
 
 
-async def _load(target: str, checks: list[list[Any]], duration: float, concurrency: int,
-                batch: int) -> dict[str, Any]:
+async def _load(
+    target: str, checks: list[list[Any]], duration: float, concurrency: int, batch: int
+) -> dict[str, Any]:
     async with grpc.aio.insecure_channel(target) as ch:
         stub = access_grpc.AccessServiceStub(ch)
         reqs = [check_request(*c[:4]) for c in checks]
         expected = [c[4] for c in checks]
         if batch:
-            groups = [reqs[i:i + batch] for i in range(0, len(reqs) - batch + 1, batch)]
+            groups = [reqs[i : i + batch] for i in range(0, len(reqs) - batch + 1, batch)]
             batches = [access_pb.BatchCheckAccessRequest(checks=g) for g in groups]
         loop = asyncio.get_running_loop()
         latencies: list[float] = []
@@ -318,13 +401,38 @@ class LoadResult:
     wrong: int
 
 
-def drive(target: str, checks_file: str, duration: float, *, clients: int = 1,
-          concurrency: int = 32, batch: int = 0) -> LoadResult:
+def drive(
+    target: str,
+    checks_file: str,
+    duration: float,
+    *,
+    clients: int = 1,
+    concurrency: int = 32,
+    batch: int = 0,
+) -> LoadResult:
     outs = [tempfile.mktemp(suffix=".json") for _ in range(clients)]
-    procs = [subprocess.Popen([sys.executable, __file__, "load", "--target", target,
-                               "--checks", checks_file, "--duration", str(duration),
-                               "--concurrency", str(concurrency), "--batch", str(batch),
-                               "--out", out]) for out in outs]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "load",
+                "--target",
+                target,
+                "--checks",
+                checks_file,
+                "--duration",
+                str(duration),
+                "--concurrency",
+                str(concurrency),
+                "--batch",
+                str(batch),
+                "--out",
+                out,
+            ]
+        )
+        for out in outs
+    ]
     for p in procs:
         if p.wait(timeout=duration + 120) != 0:
             raise RuntimeError("load generator failed")
@@ -354,8 +462,15 @@ def median_result(results: list[LoadResult]) -> LoadResult:
 # scenarios
 
 
-def scenario_unary(fx_big: Fixture, fx_small: Fixture, checks_big: str, checks_small: str,
-                   rounds: int, duration: float, rows: list[dict[str, Any]]) -> None:
+def scenario_unary(
+    fx_big: Fixture,
+    fx_small: Fixture,
+    checks_big: str,
+    checks_small: str,
+    rounds: int,
+    duration: float,
+    rows: list[dict[str, Any]],
+) -> None:
     noop, big, small = noop_server(), authzd_server(fx_big.db), authzd_server(fx_small.db)
     try:
         res: dict[str, list[LoadResult]] = {"noop": [], "big": [], "small": []}
@@ -369,19 +484,53 @@ def scenario_unary(fx_big: Fixture, fx_small: Fixture, checks_big: str, checks_s
             p.stop()
     n, b, s = (median_result(res[k]) for k in ("noop", "big", "small"))
     n_big = len(fx_big.checks)
-    rows.append(dict(scenario="unary no-op servicer (reference)", throughput=n.throughput,
-                     p50_ms=n.p50_ms, p99_ms=n.p99_ms, ratio=None, target=None))
-    rows.append(dict(scenario=f"unary CheckAccess, {label(fx_big)} (vs no-op)",
-                     throughput=b.throughput, p50_ms=b.p50_ms, p99_ms=b.p99_ms,
-                     ratio=b.throughput / n.throughput, target=">= 0.90",
-                     p99_ratio=b.p99_ms / n.p99_ms, p99_target="<= 1.25", wrong=b.wrong,
-                     checks=n_big))
-    rows.append(dict(scenario=f"unary CheckAccess, {label(fx_small)}: p50 of big / small",
-                     throughput=s.throughput, p50_ms=s.p50_ms, p99_ms=s.p99_ms,
-                     ratio=b.p50_ms / s.p50_ms, target="<= 1.10", wrong=s.wrong))
-    rows.append(dict(scenario=f"server RSS MiB, {label(fx_big)} warm vs {label(fx_small)}",
-                     throughput=None, p50_ms=None, p99_ms=None, ratio=rss_big / rss_small,
-                     rss_big_mib=rss_big, rss_small_mib=rss_small, target="bounded"))
+    rows.append(
+        dict(
+            scenario="unary no-op servicer (reference)",
+            throughput=n.throughput,
+            p50_ms=n.p50_ms,
+            p99_ms=n.p99_ms,
+            ratio=None,
+            target=None,
+        )
+    )
+    rows.append(
+        dict(
+            scenario=f"unary CheckAccess, {label(fx_big)} (vs no-op)",
+            throughput=b.throughput,
+            p50_ms=b.p50_ms,
+            p99_ms=b.p99_ms,
+            ratio=b.throughput / n.throughput,
+            target=">= 0.90",
+            p99_ratio=b.p99_ms / n.p99_ms,
+            p99_target="<= 1.25",
+            wrong=b.wrong,
+            checks=n_big,
+        )
+    )
+    rows.append(
+        dict(
+            scenario=f"unary CheckAccess, {label(fx_small)}: p50 of big / small",
+            throughput=s.throughput,
+            p50_ms=s.p50_ms,
+            p99_ms=s.p99_ms,
+            ratio=b.p50_ms / s.p50_ms,
+            target="<= 1.10",
+            wrong=s.wrong,
+        )
+    )
+    rows.append(
+        dict(
+            scenario=f"server RSS MiB, {label(fx_big)} warm vs {label(fx_small)}",
+            throughput=None,
+            p50_ms=None,
+            p99_ms=None,
+            ratio=rss_big / rss_small,
+            rss_big_mib=rss_big,
+            rss_small_mib=rss_small,
+            target="bounded",
+        )
+    )
 
 
 def open_fixture(fx: Fixture):  # type: ignore[no-untyped-def]
@@ -399,8 +548,9 @@ def label(fx: Fixture) -> str:
     return f"{n:,} tokens"
 
 
-def scenario_batch(fx: Fixture, checks_file: str, duration: float, batch: int,
-                   rows: list[dict[str, Any]]) -> None:
+def scenario_batch(
+    fx: Fixture, checks_file: str, duration: float, batch: int, rows: list[dict[str, Any]]
+) -> None:
     server = authzd_server(fx.db)
     try:
         r = drive(server.target, checks_file, duration, concurrency=4, batch=batch)
@@ -409,32 +559,66 @@ def scenario_batch(fx: Fixture, checks_file: str, duration: float, batch: int,
             stub = access_grpc.AccessServiceStub(ch)
             sample = [check_request(*c[:4]) for c in fx.checks[:batch]]
             batched = stub.BatchCheckAccess(access_pb.BatchCheckAccessRequest(checks=sample))
-            differ = sum(stub.CheckAccess(q) != a for q, a in zip(sample, batched.results, strict=True))
+            differ = sum(
+                stub.CheckAccess(q) != a for q, a in zip(sample, batched.results, strict=True)
+            )
     finally:
         server.stop()
-    rows.append(dict(scenario=f"BatchCheckAccess x{batch}, decisions/s", throughput=r.throughput,
-                     p50_ms=r.p50_ms, p99_ms=r.p99_ms, ratio=None, target=">= 200,000/s",
-                     wrong=r.wrong + differ, unary_batch_differences=differ))
+    rows.append(
+        dict(
+            scenario=f"BatchCheckAccess x{batch}, decisions/s",
+            throughput=r.throughput,
+            p50_ms=r.p50_ms,
+            p99_ms=r.p99_ms,
+            ratio=None,
+            target=">= 200,000/s",
+            wrong=r.wrong + differ,
+            unary_batch_differences=differ,
+        )
+    )
 
 
-def scenario_workers(fx: Fixture, checks_file: str, duration: float, rounds: int,
-                     rows: list[dict[str, Any]]) -> None:
+def scenario_workers(
+    fx: Fixture, checks_file: str, duration: float, rounds: int, rows: list[dict[str, Any]]
+) -> None:
     results: dict[int, list[LoadResult]] = {1: [], 2: []}
     for _ in range(rounds):
         for workers in (1, 2):
             port = free_port()
-            server = Proc([sys.executable, "-m", "service", "serve", "--db", fx.db, "--listen",
-                           f"127.0.0.1:{port}", "--log-level", "warning", "--workers",
-                           str(workers)], port)
+            server = Proc(
+                [
+                    sys.executable,
+                    "-m",
+                    "service",
+                    "serve",
+                    "--db",
+                    fx.db,
+                    "--listen",
+                    f"127.0.0.1:{port}",
+                    "--log-level",
+                    "warning",
+                    "--workers",
+                    str(workers),
+                ],
+                port,
+            )
             try:
                 results[workers].append(drive(server.target, checks_file, duration, clients=2))
             finally:
                 server.stop()
     one, two = median_result(results[1]), median_result(results[2])
-    rows.append(dict(scenario="2 workers vs 1 (2 load processes, same 2 cores)",
-                     throughput=two.throughput, p50_ms=two.p50_ms, p99_ms=two.p99_ms,
-                     ratio=two.throughput / one.throughput, target="reported",
-                     one_worker_throughput=one.throughput, wrong=one.wrong + two.wrong))
+    rows.append(
+        dict(
+            scenario="2 workers vs 1 (2 load processes, same 2 cores)",
+            throughput=two.throughput,
+            p50_ms=two.p50_ms,
+            p99_ms=two.p99_ms,
+            ratio=two.throughput / one.throughput,
+            target="reported",
+            one_worker_throughput=one.throughput,
+            wrong=one.wrong + two.wrong,
+        )
+    )
 
 
 def scenario_casbin(n_tokens: int, sample: int, rows: list[dict[str, Any]], workdir: str) -> None:
@@ -445,8 +629,7 @@ def scenario_casbin(n_tokens: int, sample: int, rows: list[dict[str, Any]], work
     from service.app.clock import SystemClock
     from service.store import open_store
 
-    fx = build_fixture(os.path.join(workdir, "casbin.db"), n_tokens, 100, seed=11,
-                       n_checks=sample)
+    fx = build_fixture(os.path.join(workdir, "casbin.db"), n_tokens, 100, seed=11, n_checks=sample)
     store = open_store(fx.db)
     index = AccessIndex(store, SystemClock())
     index.preload()
@@ -462,7 +645,11 @@ def scenario_casbin(n_tokens: int, sample: int, rows: list[dict[str, Any]], work
         groupings.append([row.token_digest, role, row.org_id])
         for line in row.permissions.split("\n"):
             action, path = line.split(":", 1)
-            org, obj = (path.split("/", 2)[1], path.split("/", 2)[2]) if path.startswith("orgs/") else ("*", path)
+            org, obj = (
+                (path.split("/", 2)[1], path.split("/", 2)[2])
+                if path.startswith("orgs/")
+                else ("*", path)
+            )
             policies.append([role, org, obj, action])
     enforcer.add_policies(policies)
     enforcer.add_named_grouping_policies("g", groupings)
@@ -472,7 +659,9 @@ def scenario_casbin(n_tokens: int, sample: int, rows: list[dict[str, Any]], work
         return bool(enforcer.enforce(token_digest(token), org, f"buckets/{bucket}", act))
 
     def authzd_decide(token: str, org: str, bucket: str, action: int) -> bool:
-        return index.check(token, Permission(Action(action), ResourceType.BUCKETS, org, bucket)).allowed
+        return index.check(
+            token, Permission(Action(action), ResourceType.BUCKETS, org, bucket)
+        ).allowed
 
     checks = fx.checks[:sample]
     casbin_answers, authzd_answers, casbin_times, authzd_times = [], [], [], []
@@ -487,13 +676,25 @@ def scenario_casbin(n_tokens: int, sample: int, rows: list[dict[str, Any]], work
             authzd_times.append(time.perf_counter() - t0)
     index.stop()
     store.close()
-    disagree = sum(a != b for a, b in zip(casbin_answers, authzd_answers[:len(checks)], strict=True))
-    wrong = sum(a != c[4] for a, c in zip(authzd_answers[:len(checks)], checks, strict=True))
+    disagree = sum(
+        a != b for a, b in zip(casbin_answers, authzd_answers[: len(checks)], strict=True)
+    )
+    wrong = sum(a != c[4] for a, c in zip(authzd_answers[: len(checks)], checks, strict=True))
     c_med, a_med = statistics.median(casbin_times), statistics.median(authzd_times)
-    rows.append(dict(scenario=f"in-process decision vs pycasbin enforce ({n_tokens:,} tokens x 10)",
-                     throughput=1 / a_med, p50_ms=a_med * 1000, p99_ms=None,
-                     ratio=c_med / a_med, target=">= 1000x", casbin_p50_ms=c_med * 1000,
-                     wrong=wrong + disagree, casbin_disagreements=disagree, sample=len(checks)))
+    rows.append(
+        dict(
+            scenario=f"in-process decision vs pycasbin enforce ({n_tokens:,} tokens x 10)",
+            throughput=1 / a_med,
+            p50_ms=a_med * 1000,
+            p99_ms=None,
+            ratio=c_med / a_med,
+            target=">= 1000x",
+            casbin_p50_ms=c_med * 1000,
+            wrong=wrong + disagree,
+            casbin_disagreements=disagree,
+            sample=len(checks),
+        )
+    )
 
 
 CASBIN_MODEL = """
@@ -526,21 +727,29 @@ def scenario_revocation(fx: Fixture, trials: int, rows: list[dict[str, Any]]) ->
             check_a = access_grpc.AccessServiceStub(cha).CheckAccess
             check_b = access_grpc.AccessServiceStub(chb).CheckAccess
             org = fx.org_ids[0]
-            perm = types_pb2.Permission(action=types_pb2.ACTION_READ, resource=types_pb2.Resource(
-                type=types_pb2.RESOURCE_TYPE_ORGS, id=org))
+            perm = types_pb2.Permission(
+                action=types_pb2.ACTION_READ,
+                resource=types_pb2.Resource(type=types_pb2.RESOURCE_TYPE_ORGS, id=org),
+            )
             for _ in range(trials):
-                created = auths.CreateAuthorization(auth_pb.CreateAuthorizationRequest(
-                    org_id=org, permissions=[perm]), metadata=md)
+                created = auths.CreateAuthorization(
+                    auth_pb.CreateAuthorizationRequest(org_id=org, permissions=[perm]), metadata=md
+                )
                 req = access_pb.CheckAccessRequest(token=created.token, permission=perm)
                 t0 = time.perf_counter()
                 stale_on_writer += not check_a(req).allowed
                 while not check_b(req).allowed:
                     time.sleep(0.002)
                 appear.append(time.perf_counter() - t0)
-                auths.UpdateAuthorization(auth_pb.UpdateAuthorizationRequest(
-                    authorization=types_pb2.Authorization(id=created.authorization.id,
-                                                          status=types_pb2.STATUS_INACTIVE),
-                    update_mask=field_mask_pb2.FieldMask(paths=["status"])), metadata=md)
+                auths.UpdateAuthorization(
+                    auth_pb.UpdateAuthorizationRequest(
+                        authorization=types_pb2.Authorization(
+                            id=created.authorization.id, status=types_pb2.STATUS_INACTIVE
+                        ),
+                        update_mask=field_mask_pb2.FieldMask(paths=["status"]),
+                    ),
+                    metadata=md,
+                )
                 t0 = time.perf_counter()
                 stale_on_writer += check_a(req).allowed
                 while check_b(req).allowed:
@@ -552,11 +761,19 @@ def scenario_revocation(fx: Fixture, trials: int, rows: list[dict[str, Any]]) ->
     appear.sort()
     revoke.sort()
     both = sorted(appear + revoke)
-    rows.append(dict(scenario=f"cross-process staleness, {trials} trials x (create, deactivate)",
-                     throughput=None, p50_ms=statistics.median(both) * 1000,
-                     p99_ms=both[int(len(both) * 0.99) - 1] * 1000, ratio=None,
-                     max_ms=both[-1] * 1000, target="max <= 1000 ms",
-                     stale_on_writing_server=stale_on_writer, wrong=stale_on_writer))
+    rows.append(
+        dict(
+            scenario=f"cross-process staleness, {trials} trials x (create, deactivate)",
+            throughput=None,
+            p50_ms=statistics.median(both) * 1000,
+            p99_ms=both[int(len(both) * 0.99) - 1] * 1000,
+            ratio=None,
+            max_ms=both[-1] * 1000,
+            target="max <= 1000 ms",
+            stale_on_writing_server=stale_on_writer,
+            wrong=stale_on_writer,
+        )
+    )
 
 
 def scenario_cache_miss(fx: Fixture, rows: list[dict[str, Any]], backend: str = "SQLite") -> None:
@@ -580,18 +797,32 @@ def scenario_cache_miss(fx: Fixture, rows: list[dict[str, Any]], backend: str = 
     index.stop()
     store.close()
     cold.sort()
-    rows.append(dict(scenario=f"cache miss on {backend}, server time ({len(cold)} cold tokens)",
-                     throughput=None, p50_ms=statistics.median(cold) * 1000,
-                     p99_ms=cold[int(len(cold) * 0.99) - 1] * 1000,
-                     ratio=statistics.median(cold) / statistics.median(warm),
-                     warm_p50_ms=statistics.median(warm) * 1000, target="p99 <= 2 ms"))
+    rows.append(
+        dict(
+            scenario=f"cache miss on {backend}, server time ({len(cold)} cold tokens)",
+            throughput=None,
+            p50_ms=statistics.median(cold) * 1000,
+            p99_ms=cold[int(len(cold) * 0.99) - 1] * 1000,
+            ratio=statistics.median(cold) / statistics.median(warm),
+            warm_p50_ms=statistics.median(warm) * 1000,
+            target="p99 <= 2 ms",
+        )
+    )
 
 
-PG_ADMIN_URL = os.environ.get("AUTHZD_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "AUTHZD_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
-def scenario_postgres(fx_sqlite: Fixture, n_auth: int, checks_file: str, rounds: int,
-                      duration: float, rows: list[dict[str, Any]]) -> None:
+def scenario_postgres(
+    fx_sqlite: Fixture,
+    n_auth: int,
+    checks_file: str,
+    rounds: int,
+    duration: float,
+    rows: list[dict[str, Any]],
+) -> None:
     """The same fixture on PostgreSQL (a database made for this run and dropped
     after): warm CheckAccess throughput against SQLite, side by side, and the
     cache-miss cost on PostgreSQL."""
@@ -617,10 +848,18 @@ def scenario_postgres(fx_sqlite: Fixture, n_auth: int, checks_file: str, rounds:
             pg.stop()
             lite.stop()
         p, q = median_result(res["pg"]), median_result(res["lite"])
-        rows.append(dict(scenario=f"unary CheckAccess on PostgreSQL vs SQLite, {n_auth:,} tokens",
-                         throughput=p.throughput, p50_ms=p.p50_ms, p99_ms=p.p99_ms,
-                         ratio=p.throughput / q.throughput, target=">= 0.90",
-                         sqlite_throughput=q.throughput, wrong=p.wrong + q.wrong))
+        rows.append(
+            dict(
+                scenario=f"unary CheckAccess on PostgreSQL vs SQLite, {n_auth:,} tokens",
+                throughput=p.throughput,
+                p50_ms=p.p50_ms,
+                p99_ms=p.p99_ms,
+                ratio=p.throughput / q.throughput,
+                target=">= 0.90",
+                sqlite_throughput=q.throughput,
+                wrong=p.wrong + q.wrong,
+            )
+        )
         scenario_cache_miss(fx_pg, rows, backend="PostgreSQL")
     finally:
         with admin.cursor() as cur:
@@ -638,14 +877,23 @@ def fmt(v: Any, spec: str) -> str:
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(f"\n{'scenario':<66} {'thr/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>8}  target")
     for r in rows:
-        print(f"{r['scenario']:<66} {fmt(r['throughput'], ',.0f'):>11} "
-              f"{fmt(r['p50_ms'], '.3f'):>8} {fmt(r['p99_ms'], '.3f'):>8} "
-              f"{fmt(r['ratio'], '.2f'):>8}  {r.get('target') or ''}")
-        extras = {k: v for k, v in r.items() if k not in
-                  ("scenario", "throughput", "p50_ms", "p99_ms", "ratio", "target")}
+        print(
+            f"{r['scenario']:<66} {fmt(r['throughput'], ',.0f'):>11} "
+            f"{fmt(r['p50_ms'], '.3f'):>8} {fmt(r['p99_ms'], '.3f'):>8} "
+            f"{fmt(r['ratio'], '.2f'):>8}  {r.get('target') or ''}"
+        )
+        extras = {
+            k: v
+            for k, v in r.items()
+            if k not in ("scenario", "throughput", "p50_ms", "p99_ms", "ratio", "target")
+        }
         if extras:
-            print("    " + ", ".join(f"{k}={fmt(v, '.3f') if isinstance(v, float) else v}"
-                                    for k, v in extras.items()))
+            print(
+                "    "
+                + ", ".join(
+                    f"{k}={fmt(v, '.3f') if isinstance(v, float) else v}" for k, v in extras.items()
+                )
+            )
 
 
 def main() -> int:
@@ -671,11 +919,18 @@ def main() -> int:
         return 0
 
     q = args.quick
-    sizes = dict(big=2_000 if q else 100_000, small=100, casbin=1_000 if q else 10_000,
-                 duration=1.0 if q else 8.0, rounds=1 if q else 3,
-                 trials=5 if q else 100, casbin_sample=20 if q else 20)
-    want = set(args.only or ["unary", "batch", "workers", "casbin", "revocation", "miss",
-                              "postgres"])
+    sizes = dict(
+        big=2_000 if q else 100_000,
+        small=100,
+        casbin=1_000 if q else 10_000,
+        duration=1.0 if q else 8.0,
+        rounds=1 if q else 3,
+        trials=5 if q else 100,
+        casbin_sample=20 if q else 20,
+    )
+    want = set(
+        args.only or ["unary", "batch", "workers", "casbin", "revocation", "miss", "postgres"]
+    )
     rows: list[dict[str, Any]] = []
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="authzd-bench-") as workdir:
@@ -688,17 +943,37 @@ def main() -> int:
         Path(checks_big).write_text(json.dumps([list(c) for c in fx_big.checks]))
         Path(checks_small).write_text(json.dumps([list(c) for c in fx_small.checks]))
         steps = [
-            ("unary", lambda: scenario_unary(fx_big, fx_small, checks_big, checks_small,
-                                             sizes["rounds"], sizes["duration"], rows)),
+            (
+                "unary",
+                lambda: scenario_unary(
+                    fx_big,
+                    fx_small,
+                    checks_big,
+                    checks_small,
+                    sizes["rounds"],
+                    sizes["duration"],
+                    rows,
+                ),
+            ),
             ("batch", lambda: scenario_batch(fx_big, checks_big, sizes["duration"], 1000, rows)),
-            ("workers", lambda: scenario_workers(fx_big, checks_big, sizes["duration"],
-                                                 sizes["rounds"], rows)),
-            ("casbin", lambda: scenario_casbin(sizes["casbin"], sizes["casbin_sample"], rows,
-                                               workdir)),
+            (
+                "workers",
+                lambda: scenario_workers(
+                    fx_big, checks_big, sizes["duration"], sizes["rounds"], rows
+                ),
+            ),
+            (
+                "casbin",
+                lambda: scenario_casbin(sizes["casbin"], sizes["casbin_sample"], rows, workdir),
+            ),
             ("revocation", lambda: scenario_revocation(fx_big, sizes["trials"], rows)),
             ("miss", lambda: scenario_cache_miss(fx_big, rows)),
-            ("postgres", lambda: scenario_postgres(fx_big, sizes["big"], checks_big,
-                                                   sizes["rounds"], sizes["duration"], rows)),
+            (
+                "postgres",
+                lambda: scenario_postgres(
+                    fx_big, sizes["big"], checks_big, sizes["rounds"], sizes["duration"], rows
+                ),
+            ),
         ]
         for name, step in steps:
             if name in want:
@@ -707,9 +982,14 @@ def main() -> int:
                 print(f"{name} done in {time.time() - t0:.1f}s", file=sys.stderr)
     print_table(rows)
     wrong = sum(int(r.get("wrong", 0) or 0) for r in rows)
-    report = dict(quick=q, cpus=os.cpu_count(), seconds=round(time.time() - started, 1),
-                  when=datetime.now(UTC).isoformat(timespec="seconds"), rows=rows,
-                  wrong_answers=wrong)
+    report = dict(
+        quick=q,
+        cpus=os.cpu_count(),
+        seconds=round(time.time() - started, 1),
+        when=datetime.now(UTC).isoformat(timespec="seconds"),
+        rows=rows,
+        wrong_answers=wrong,
+    )
     Path(args.out).write_text(json.dumps(report, indent=2))
     print(f"\nwrong answers: {wrong}; total {report['seconds']}s; JSON: {args.out}")
     return 1 if wrong else 0

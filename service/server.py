@@ -28,6 +28,7 @@ from service.app.access import AccessIndex
 from service.app.audit import open_auditor
 from service.app.clock import Clock, SystemClock
 from service.app.context import App
+from service.app.passwords import BoundedHasher
 from service.settings import Settings
 from service.store import notify, open_store
 from service.transport.access import AccessServicer
@@ -76,7 +77,7 @@ def build_app(
         store.close()
         raise OSError(f"cannot open the audit log {settings.audit_log}: {exc.strerror}") from exc
     if hasher is not None:
-        app.hasher = hasher
+        app.hasher = BoundedHasher(hasher)
     return app
 
 
@@ -86,8 +87,14 @@ _RPC_THREADS = "authzd-rpc"
 class Server:
     """A running authzd: the grpc server, its app and its health servicer."""
 
-    def __init__(self, grpc_server: grpc.Server, app: App, health_servicer: Any, port: int,
-                 executor: futures.ThreadPoolExecutor | None = None):
+    def __init__(
+        self,
+        grpc_server: grpc.Server,
+        app: App,
+        health_servicer: Any,
+        port: int,
+        executor: futures.ThreadPoolExecutor | None = None,
+    ):
         self.grpc_server = grpc_server
         self.app = app
         self.health = health_servicer
@@ -167,8 +174,9 @@ def build_server(
     Tests pass a FakeClock and a cheap hasher."""
     credentials = _server_credentials(settings)
     app = build_app(settings, clock, hasher)
-    executor = futures.ThreadPoolExecutor(max_workers=settings.threads,
-                                          thread_name_prefix=_RPC_THREADS)
+    executor = futures.ThreadPoolExecutor(
+        max_workers=settings.threads, thread_name_prefix=_RPC_THREADS
+    )
     grpc_server = grpc.server(
         executor,
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
@@ -177,46 +185,64 @@ def build_server(
             # theirs (RESOURCE_EXHAUSTED with ErrorInfo LIMIT_EXCEEDED). grpc's own
             # refusal carries no ErrorInfo, so it only stops what is far past
             # every limit (twice the largest) before it is buffered.
-            ("grpc.max_receive_message_length", 2 * max(
-                settings.max_check_request_bytes, settings.max_batch_request_bytes,
-                settings.max_admin_request_bytes)),
+            (
+                "grpc.max_receive_message_length",
+                2
+                * max(
+                    settings.max_check_request_bytes,
+                    settings.max_batch_request_bytes,
+                    settings.max_admin_request_bytes,
+                ),
+            ),
             # Off unless asked: two servers must not share a port by accident.
             ("grpc.so_reuseport", 1 if settings.reuseport else 0),
         ],
     )
-    add_access_service(AccessServicer(
-        app.access,
-        max_check_bytes=settings.max_check_request_bytes,
-        max_batch_bytes=settings.max_batch_request_bytes,
-    ), grpc_server)
+    add_access_service(
+        AccessServicer(
+            app.access,
+            max_check_bytes=settings.max_check_request_bytes,
+            max_batch_bytes=settings.max_batch_request_bytes,
+        ),
+        grpc_server,
+    )
     names = [access_service_pb2.DESCRIPTOR.services_by_name["AccessService"].full_name]
     admin_limit = settings.max_admin_request_bytes
     for servicer_cls, pb2 in _ADMIN:
         servicer = servicer_cls(app)
         for service in pb2.DESCRIPTOR.services_by_name.values():
             names.append(service.full_name)
-            add_service(grpc_server, service, {
-                method.name: rpc(
-                    app,
-                    f"{service.name}/{method.name}",
-                    getattr(servicer, method.name),
-                    authenticated=method.name not in UNAUTHENTICATED_METHODS,
-                )
-                for method in service.methods
-            }, admin_limit)
+            add_service(
+                grpc_server,
+                service,
+                {
+                    method.name: rpc(
+                        app,
+                        f"{service.name}/{method.name}",
+                        getattr(servicer, method.name),
+                        authenticated=method.name not in UNAUTHENTICATED_METHODS,
+                    )
+                    for method in service.methods
+                },
+                admin_limit,
+            )
     health_servicer = health.HealthServicer()
     health_servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
     health_service = health_pb2.DESCRIPTOR.services_by_name["Health"]
-    add_service(grpc_server, health_service, checked(health_servicer, health_service),
-                admin_limit)
+    add_service(grpc_server, health_service, checked(health_servicer, health_service), admin_limit)
     app.access.on_health_change = lambda ok: health_servicer.set(
-        "", health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+        "",
+        health_pb2.HealthCheckResponse.SERVING
+        if ok
+        else health_pb2.HealthCheckResponse.NOT_SERVING,
     )
-    reflector = reflection.ReflectionServicer([*names, health.SERVICE_NAME,
-                                               reflection.SERVICE_NAME])
+    reflector = reflection.ReflectionServicer(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME]
+    )
     reflection_service = reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"]
-    add_service(grpc_server, reflection_service, checked(reflector, reflection_service),
-                admin_limit)
+    add_service(
+        grpc_server, reflection_service, checked(reflector, reflection_service), admin_limit
+    )
     try:
         if credentials is None:
             port = grpc_server.add_insecure_port(settings.listen)

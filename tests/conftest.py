@@ -144,9 +144,7 @@ def clock() -> FakeClock:
 # The store suites run on every backend listed here (CI: both). PostgreSQL is
 # the machine's server; each test run creates a database of its own and drops it.
 BACKENDS = [b for b in os.environ.get("AUTHZD_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
-PG_ADMIN_URL = os.environ.get(
-    "AUTHZD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+PG_ADMIN_URL = os.environ.get("AUTHZD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @contextlib.contextmanager

@@ -22,9 +22,9 @@ import structlog
 
 from service.domain.decision import Decision, Grant, decide
 from service.domain.errors import StoreUnavailable
+from service.domain.models import Status
 from service.domain.permissions import Action, Permission, PermissionSet, ResourceType
 from service.domain.tokens import TokenKind, parse_token
-from service.domain.models import Status
 from service.store.bulk import token_records
 from service.store.database import Store, TokenRecord, decode_permissions
 
@@ -43,6 +43,7 @@ def _compile(record: TokenRecord) -> Grant:
         expire_at=None if record.expire_time is None else record.expire_time / 1e6,
         permissions=PermissionSet(decode_permissions(record.permissions)),
     )
+
 
 _NEVER = float("inf")
 
@@ -114,8 +115,7 @@ class AccessIndex:
         grant = self.grant(token)
         now = self._clock.time()
         decision = decide(grant, requested, now)
-        self.note_used(decision.authorization_id if grant is not None and grant.org_id else "",
-                       now)
+        self.note_used(decision.authorization_id if grant is not None and grant.org_id else "", now)
         return decision
 
     def note_used(self, authorization_id: str, now: float) -> None:
@@ -227,6 +227,9 @@ class AccessIndex:
                 log.warning("last_used_flush_failed", count=len(used))
 
     def start(self) -> None:
+        """Confirm freshness now (a long preload may have used up the bound), then
+        keep confirming it in the background."""
+        self.poll_once()
         self._thread = threading.Thread(target=self._run, name="authzd-poller", daemon=True)
         self._thread.start()
 

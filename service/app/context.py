@@ -8,8 +8,6 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from argon2 import PasswordHasher
-
 from service.domain.ids import new_id
 from service.domain.tokens import TokenKind, new_token
 from service.settings import Settings
@@ -18,6 +16,7 @@ from service.store.database import Store
 from .access import AccessIndex
 from .audit import Auditor
 from .clock import Clock
+from .passwords import BoundedHasher
 
 
 @dataclass
@@ -26,7 +25,7 @@ class App:
     clock: Clock
     access: AccessIndex
     settings: Settings
-    hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    hasher: BoundedHasher = field(default_factory=BoundedHasher)
     # Records nothing unless given a sink (build_app does, from --audit-log).
     audit: Auditor = field(default_factory=Auditor)
 

@@ -19,55 +19,120 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     d = Settings()
     p = sub.add_parser("serve", help="run the authzd server")
     env = os.environ.get
-    p.add_argument("--db", default=env("AUTHZD_DB", d.db),
-                   help=f"SQLite database file (default {d.db}; env AUTHZD_DB)")
-    p.add_argument("--database-url", default=env("AUTHZD_DATABASE_URL", ""),
-                   help="postgresql://user:password@host:port/db instead of SQLite "
-                        "(env AUTHZD_DATABASE_URL)")
-    p.add_argument("--pool-size", type=int, default=int(env("AUTHZD_POOL_SIZE", d.pool_size)),
-                   help=f"PostgreSQL connections per process (default {d.pool_size})")
-    p.add_argument("--listen", default=env("AUTHZD_LISTEN", d.listen),
-                   help=f"HOST:PORT to listen on (default {d.listen}; env AUTHZD_LISTEN)")
-    p.add_argument("--threads", type=int, default=int(env("AUTHZD_THREADS", d.threads)),
-                   help=f"RPC worker threads (default {d.threads})")
-    p.add_argument("--max-concurrent-rpcs", type=int,
-                   default=int(env("AUTHZD_MAX_CONCURRENT_RPCS", d.max_concurrent_rpcs)),
-                   help="RPCs in progress or queued at once; more are refused with "
-                        f"RESOURCE_EXHAUSTED (default {d.max_concurrent_rpcs})")
-    p.add_argument("--grace-period", type=float,
-                   default=float(env("AUTHZD_GRACE_PERIOD", d.grace_period)),
-                   help="on SIGTERM/SIGINT, seconds in-flight RPCs get to finish before "
-                        f"they are cancelled (default {d.grace_period})")
-    p.add_argument("--session-ttl-minutes", type=int,
-                   default=int(env("AUTHZD_SESSION_TTL_MINUTES", d.session_ttl_minutes)),
-                   help=f"sign-in session lifetime (default {d.session_ttl_minutes})")
-    p.add_argument("--cache-size", type=int, default=int(env("AUTHZD_CACHE_SIZE", d.cache_size)),
-                   help=f"tokens kept in memory (default {d.cache_size})")
-    p.add_argument("--poll-interval", type=float,
-                   default=float(env("AUTHZD_POLL_INTERVAL", d.poll_interval)),
-                   help="seconds between reads of the store's change signal; bounds how "
-                        f"late another process's write is seen (default {d.poll_interval})")
-    p.add_argument("--stale-after", type=float,
-                   default=float(env("AUTHZD_STALE_AFTER", d.stale_after)),
-                   help="fail closed (UNAVAILABLE) when the store has been unreadable this "
-                        f"many seconds (default {d.stale_after})")
-    p.add_argument("--tls-cert", default=env("AUTHZD_TLS_CERT", ""),
-                   help="PEM certificate chain: serve TLS (with --tls-key)")
+    p.add_argument(
+        "--db",
+        default=env("AUTHZD_DB", d.db),
+        help=f"SQLite database file (default {d.db}; env AUTHZD_DB)",
+    )
+    p.add_argument(
+        "--database-url",
+        default=env("AUTHZD_DATABASE_URL", ""),
+        help="postgresql://user:password@host:port/db instead of SQLite (env AUTHZD_DATABASE_URL)",
+    )
+    p.add_argument(
+        "--pool-size",
+        type=int,
+        default=int(env("AUTHZD_POOL_SIZE", d.pool_size)),
+        help=f"PostgreSQL connections per process (default {d.pool_size})",
+    )
+    p.add_argument(
+        "--listen",
+        default=env("AUTHZD_LISTEN", d.listen),
+        help=f"HOST:PORT to listen on (default {d.listen}; env AUTHZD_LISTEN)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=int(env("AUTHZD_THREADS", d.threads)),
+        help=f"RPC worker threads (default {d.threads})",
+    )
+    p.add_argument(
+        "--max-concurrent-rpcs",
+        type=int,
+        default=int(env("AUTHZD_MAX_CONCURRENT_RPCS", d.max_concurrent_rpcs)),
+        help="RPCs in progress or queued at once; more are refused with "
+        f"RESOURCE_EXHAUSTED (default {d.max_concurrent_rpcs})",
+    )
+    p.add_argument(
+        "--grace-period",
+        type=float,
+        default=float(env("AUTHZD_GRACE_PERIOD", d.grace_period)),
+        help="on SIGTERM/SIGINT, seconds in-flight RPCs get to finish before "
+        f"they are cancelled (default {d.grace_period})",
+    )
+    p.add_argument(
+        "--session-ttl-minutes",
+        type=int,
+        default=int(env("AUTHZD_SESSION_TTL_MINUTES", d.session_ttl_minutes)),
+        help=f"sign-in session lifetime (default {d.session_ttl_minutes})",
+    )
+    p.add_argument(
+        "--cache-size",
+        type=int,
+        default=int(env("AUTHZD_CACHE_SIZE", d.cache_size)),
+        help=f"tokens kept in memory (default {d.cache_size})",
+    )
+    p.add_argument(
+        "--poll-interval",
+        type=float,
+        default=float(env("AUTHZD_POLL_INTERVAL", d.poll_interval)),
+        help="seconds between reads of the store's change signal; bounds how "
+        f"late another process's write is seen (default {d.poll_interval})",
+    )
+    p.add_argument(
+        "--stale-after",
+        type=float,
+        default=float(env("AUTHZD_STALE_AFTER", d.stale_after)),
+        help="fail closed (UNAVAILABLE) when the store has been unreadable this "
+        f"many seconds (default {d.stale_after})",
+    )
+    p.add_argument(
+        "--tls-cert",
+        default=env("AUTHZD_TLS_CERT", ""),
+        help="PEM certificate chain: serve TLS (with --tls-key)",
+    )
     p.add_argument("--tls-key", default=env("AUTHZD_TLS_KEY", ""), help="PEM private key")
-    p.add_argument("--tls-client-ca", default=env("AUTHZD_TLS_CLIENT_CA", ""),
-                   help="PEM CA bundle: require client certificates signed by it (mTLS)")
-    p.add_argument("--workers", type=int, default=int(env("AUTHZD_WORKERS", d.workers)),
-                   help="server processes sharing the port via SO_REUSEPORT (default 1)")
-    p.add_argument("--no-preload", dest="preload", action="store_false",
-                   help="do not compile every token into memory at start")
+    p.add_argument(
+        "--tls-client-ca",
+        default=env("AUTHZD_TLS_CLIENT_CA", ""),
+        help="PEM CA bundle: require client certificates signed by it (mTLS)",
+    )
+    p.add_argument(
+        "--metrics-listen",
+        default=env("AUTHZD_METRICS_LISTEN", ""),
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics over HTTP here (default: off; one worker only)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=int(env("AUTHZD_WORKERS", d.workers)),
+        help="server processes sharing the port via SO_REUSEPORT (default 1)",
+    )
+    p.add_argument(
+        "--no-preload",
+        dest="preload",
+        action="store_false",
+        help="do not compile every token into memory at start",
+    )
     p.add_argument("--reuseport", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--log-level", default=env("AUTHZD_LOG_LEVEL", d.log_level),
-                   choices=["debug", "info", "warning", "error"])
-    p.add_argument("--log-format", default=env("AUTHZD_LOG_FORMAT", d.log_format),
-                   choices=["auto", "json", "console"])
-    p.add_argument("--audit-log", metavar="PATH", default=env("AUTHZD_AUDIT_LOG", d.audit_log),
-                   help="audit events as JSON lines: a file to append to, \"-\" for stderr, "
-                        f"\"off\" for none (default {d.audit_log}; env AUTHZD_AUDIT_LOG)")
+    p.add_argument(
+        "--log-level",
+        default=env("AUTHZD_LOG_LEVEL", d.log_level),
+        choices=["debug", "info", "warning", "error"],
+    )
+    p.add_argument(
+        "--log-format",
+        default=env("AUTHZD_LOG_FORMAT", d.log_format),
+        choices=["auto", "json", "console"],
+    )
+    p.add_argument(
+        "--audit-log",
+        metavar="PATH",
+        default=env("AUTHZD_AUDIT_LOG", d.audit_log),
+        help='audit events as JSON lines: a file to append to, "-" for stderr, '
+        f'"off" for none (default {d.audit_log}; env AUTHZD_AUDIT_LOG)',
+    )
     p.set_defaults(func=run)
 
 
@@ -100,9 +165,8 @@ def run(args: argparse.Namespace) -> int:
     )
     configure_logging(settings.log_level, settings.log_format)
     log = structlog.get_logger("authzd")
-    from service.server import build_server  # imported late: keeps `authzd --help` fast
-
     from service.domain.errors import AuthzdError
+    from service.server import build_server  # imported late: keeps `authzd --help` fast
     from service.store.database import NoDatabase
 
     try:
@@ -112,8 +176,24 @@ def run(args: argparse.Namespace) -> int:
         log.error("cannot_start", error=str(exc))
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.metrics_listen:
+        from prometheus_client import start_http_server
+
+        host, _, metrics_port = args.metrics_listen.rpartition(":")
+        try:
+            start_http_server(int(metrics_port), addr=host or "127.0.0.1")
+        except (ValueError, OSError) as exc:
+            server.stop(0)
+            print(f"error: --metrics-listen {args.metrics_listen}: {exc}", file=sys.stderr)
+            return 1
     store = settings.database_url and "postgresql" or settings.db
-    log.info("serving", listen=settings.listen, port=port, store=store)
+    log.info(
+        "serving",
+        listen=settings.listen,
+        port=port,
+        store=store,
+        metrics=args.metrics_listen or None,
+    )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -143,22 +223,51 @@ def supervise(args: argparse.Namespace) -> int:
     if args.listen.rsplit(":", 1)[-1] == "0":
         raise SystemExit("error: --workers needs a fixed port in --listen")
     argv = [
-        sys.executable, "-m", "service", "serve", "--workers", "1", "--reuseport",
-        "--db", args.db, "--listen", args.listen, "--threads", str(args.threads),
-        "--max-concurrent-rpcs", str(args.max_concurrent_rpcs),
-        "--grace-period", str(args.grace_period),
-        "--session-ttl-minutes", str(args.session_ttl_minutes),
-        "--cache-size", str(args.cache_size), "--pool-size", str(args.pool_size), "--log-level", args.log_level,
-        "--log-format", args.log_format, "--poll-interval", str(args.poll_interval),
-        "--stale-after", str(args.stale_after), "--audit-log", args.audit_log,
+        sys.executable,
+        "-m",
+        "service",
+        "serve",
+        "--workers",
+        "1",
+        "--reuseport",
+        "--db",
+        args.db,
+        "--listen",
+        args.listen,
+        "--threads",
+        str(args.threads),
+        "--max-concurrent-rpcs",
+        str(args.max_concurrent_rpcs),
+        "--grace-period",
+        str(args.grace_period),
+        "--session-ttl-minutes",
+        str(args.session_ttl_minutes),
+        "--cache-size",
+        str(args.cache_size),
+        "--pool-size",
+        str(args.pool_size),
+        "--log-level",
+        args.log_level,
+        "--log-format",
+        args.log_format,
+        "--poll-interval",
+        str(args.poll_interval),
+        "--stale-after",
+        str(args.stale_after),
+        "--audit-log",
+        args.audit_log,
     ]
     if not args.preload:
         argv.append("--no-preload")
-    for flag, value in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key),
-                        ("--tls-client-ca", args.tls_client_ca)):
+    for flag, value in (
+        ("--tls-cert", args.tls_cert),
+        ("--tls-key", args.tls_key),
+        ("--tls-client-ca", args.tls_client_ca),
+    ):
         if value:
             argv += [flag, value]
     env = dict(os.environ)
+    env.pop("AUTHZD_METRICS_LISTEN", None)  # one port cannot serve N processes' metrics
     if args.database_url:
         env["AUTHZD_DATABASE_URL"] = args.database_url  # not on the command line: secrets
     # Migrate once, before the workers race for it.

@@ -30,32 +30,61 @@ def bulk_load(
     """Insert many records in one write transaction. Each authorization comes with
     its token digest."""
     org_rows = [
-        dict(id=o.id, name=o.name, description=o.description,
-             create_time=to_micros(o.create_time), update_time=to_micros(o.update_time))
+        dict(
+            id=o.id,
+            name=o.name,
+            description=o.description,
+            create_time=to_micros(o.create_time),
+            update_time=to_micros(o.update_time),
+        )
         for o in orgs
     ]
     user_rows = [
-        dict(id=u.id, name=u.name, status=int(u.status), password_hash=None,
-             create_time=to_micros(u.create_time), update_time=to_micros(u.update_time))
+        dict(
+            id=u.id,
+            name=u.name,
+            status=int(u.status),
+            password_hash=None,
+            create_time=to_micros(u.create_time),
+            update_time=to_micros(u.update_time),
+        )
         for u in users
     ]
     bucket_rows = [
-        dict(id=b.id, org=b.org_id, name=b.name, description=b.description,
-             create_time=to_micros(b.create_time), update_time=to_micros(b.update_time))
+        dict(
+            id=b.id,
+            org=b.org_id,
+            name=b.name,
+            description=b.description,
+            create_time=to_micros(b.create_time),
+            update_time=to_micros(b.update_time),
+        )
         for b in buckets
     ]
     auth_rows = [
-        dict(id=a.id, org=a.org_id, user=a.user_id, description=a.description,
-             status=int(a.status), permissions=encode_permissions(a.permissions),
-             instance_writer=holds_instance_write(list(a.permissions)),
-             token_digest=digest, token_hint=a.token_hint,
-             create_time=to_micros(a.create_time), update_time=to_micros(a.update_time),
-             expire_time=to_micros(a.expire_time) if a.expire_time else None)
+        dict(
+            id=a.id,
+            org=a.org_id,
+            user=a.user_id,
+            description=a.description,
+            status=int(a.status),
+            permissions=encode_permissions(a.permissions),
+            instance_writer=holds_instance_write(list(a.permissions)),
+            token_digest=digest,
+            token_hint=a.token_hint,
+            create_time=to_micros(a.create_time),
+            update_time=to_micros(a.update_time),
+            expire_time=to_micros(a.expire_time) if a.expire_time else None,
+        )
         for a, digest in authorizations
     ]
     with store.write():
-        for model, rows in ((OrganizationRow, org_rows), (UserRow, user_rows),
-                            (BucketRow, bucket_rows), (AuthorizationRow, auth_rows)):
+        for model, rows in (
+            (OrganizationRow, org_rows),
+            (UserRow, user_rows),
+            (BucketRow, bucket_rows),
+            (AuthorizationRow, auth_rows),
+        ):
             for chunk in _chunks(rows):
                 model.insert_many(chunk).execute()
 
@@ -80,6 +109,9 @@ def token_records(store: Store, limit: int) -> Iterator[tuple[str, TokenRecord]]
         .tuples()
     )
     for digest, auth_id, user_id, org_id, status, expire, perms, user_status in q.iterator():
-        yield digest, TokenRecord(
-            auth_id, user_id, org_id, Status(status), expire, perms, Status(user_status)
+        yield (
+            digest,
+            TokenRecord(
+                auth_id, user_id, org_id, Status(status), expire, perms, Status(user_status)
+            ),
         )

@@ -8,6 +8,7 @@ are logged.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -43,9 +44,7 @@ _COUNTERS = {r: DECISIONS.labels(r.name) for r in Reason}
 def requested_permission(field: str, msg: Any) -> Permission:
     """The requested permission of one check; INVALID_ARGUMENT when malformed."""
     if not msg.HasField("permission"):
-        raise InvalidArgument(
-            f"{field}permission", "is required", reason="INVALID_PERMISSION"
-        )
+        raise InvalidArgument(f"{field}permission", "is required", reason="INVALID_PERMISSION")
     return check_permission(
         f"{field}permission", permission_from_proto(f"{field}permission", msg.permission)
     )
@@ -111,8 +110,9 @@ class AccessServicer:
                 _COUNTERS[reason].inc(n)
         return out
 
-    def _decide(self, field: str, check: Any, key: tuple[str, int, int, str, str],
-                now: float) -> Answer:
+    def _decide(
+        self, field: str, check: Any, key: tuple[str, int, int, str, str], now: float
+    ) -> Answer:
         requested = requested_permission(field, check)
         generation = self.access.generation  # before the lookup: a race only retires
         grant, valid_until = self.access.lookup(check.token)
@@ -130,10 +130,9 @@ class AccessServicer:
             None if decision.allowed else (decision, requested),
         )
         if len(self._answers) >= self._cache_size:
-            try:
+            # FIFO eviction; another thread may have evicted the same key first.
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
                 self._answers.pop(next(iter(self._answers)))
-            except (KeyError, RuntimeError, StopIteration):  # another thread got there
-                pass
         self._answers[key] = answer
         return answer
 

@@ -34,7 +34,9 @@ def permission_from_proto(field: str, msg: types_pb2.Permission) -> Permission:
     return Permission(action, rtype, msg.resource.org_id, msg.resource.id)
 
 
-def permission_to_proto(p: Permission, out: types_pb2.Permission | None = None) -> types_pb2.Permission:
+def permission_to_proto(
+    p: Permission, out: types_pb2.Permission | None = None
+) -> types_pb2.Permission:
     msg = out if out is not None else types_pb2.Permission()
     msg.action = p.action.value  # type: ignore[assignment]
     msg.resource.type = p.type.value  # type: ignore[assignment]

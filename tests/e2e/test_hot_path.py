@@ -21,7 +21,9 @@ def _org_read(org_id: str) -> types_pb2.Permission:
 
 def _token(client, admin) -> auth_pb.CreateAuthorizationResponse:  # type: ignore[no-untyped-def]
     return client.auths.CreateAuthorization(
-        auth_pb.CreateAuthorizationRequest(org_id=admin.org_id, permissions=[_org_read(admin.org_id)]),
+        auth_pb.CreateAuthorizationRequest(
+            org_id=admin.org_id, permissions=[_org_read(admin.org_id)]
+        ),
         metadata=md(admin.token),
     )
 
@@ -98,8 +100,7 @@ def test_checks_fail_closed_when_the_store_cannot_be_read(store_location, monkey
     from service.settings import Settings
     from tests.conftest import FAST_HASHER, Client
 
-    settings = Settings(**store_location, listen="127.0.0.1:0", stale_after=0.5,
-                        poll_interval=0.05)
+    settings = Settings(**store_location, listen="127.0.0.1:0", stale_after=0.5, poll_interval=0.05)
     server, port = build_server(settings, hasher=FAST_HASHER)
     server.start()
     client = Client.connect(f"127.0.0.1:{port}")
@@ -107,8 +108,9 @@ def test_checks_fail_closed_when_the_store_cannot_be_read(store_location, monkey
     try:
         from authzd.v1 import setup_service_pb2
 
-        s = client.setup.Setup(setup_service_pb2.SetupRequest(
-            username="u", password="password-1", org="o", bucket="b"))
+        s = client.setup.Setup(
+            setup_service_pb2.SetupRequest(username="u", password="password-1", org="o", bucket="b")
+        )
         req = access_pb.CheckAccessRequest(token=s.token, permission=_org_read(s.organization.id))
         assert client.access.CheckAccess(req).allowed  # warm
 
@@ -132,3 +134,43 @@ def test_checks_fail_closed_when_the_store_cannot_be_read(store_location, monkey
     finally:
         client.channel.close()
         server.stop(0)
+
+
+def test_a_long_preload_does_not_start_the_server_stale(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """Preloading many tokens can take longer than stale_after: the server must
+    confirm freshness before it serves, not refuse its first checks."""
+    import time
+
+    from authzd.v1 import setup_service_pb2
+
+    from service.app.access import AccessIndex
+    from service.server import build_server
+    from service.settings import Settings
+    from tests.conftest import FAST_HASHER, Client
+
+    settings = Settings(db=str(tmp_path / "slow.db"), listen="127.0.0.1:0", stale_after=0.5)
+    first, port = build_server(settings, hasher=FAST_HASHER)
+    first.start()
+    client = Client.connect(f"127.0.0.1:{port}")
+    s = client.setup.Setup(
+        setup_service_pb2.SetupRequest(username="u", password="password-1", org="o", bucket="b")
+    )
+    client.channel.close()
+    first.stop(0)
+
+    original = AccessIndex.preload
+
+    def slow_preload(self, limit=None):  # type: ignore[no-untyped-def]
+        time.sleep(1.0)  # twice stale_after
+        return original(self, limit)
+
+    monkeypatch.setattr(AccessIndex, "preload", slow_preload)
+    second, port = build_server(settings, hasher=FAST_HASHER)
+    second.start()
+    client = Client.connect(f"127.0.0.1:{port}")
+    try:
+        req = access_pb.CheckAccessRequest(token=s.token, permission=_org_read(s.organization.id))
+        assert client.access.CheckAccess(req).allowed
+    finally:
+        client.channel.close()
+        second.stop(0)

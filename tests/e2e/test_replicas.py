@@ -44,10 +44,24 @@ class Replica:
         self.port = _free_port()
         self.name = name
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--database-url", url,
-             "--listen", f"127.0.0.1:{self.port}", "--log-level", "warning",
-             "--stale-after", str(STALE_AFTER), "--poll-interval", "0.25"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "service",
+                "serve",
+                "--database-url",
+                url,
+                "--listen",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "warning",
+                "--stale-after",
+                str(STALE_AFTER),
+                "--poll-interval",
+                "0.25",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self.client = Client.connect(f"127.0.0.1:{self.port}")
         self.health = health_pb2_grpc.HealthStub(self.client.channel)
@@ -101,7 +115,9 @@ def replicas(pg_database, pg_admin) -> Iterator[list[Replica]]:  # type: ignore[
         yield started
     with pg_admin.cursor() as cur:
         cur.execute(f"ALTER ROLE {role} LOGIN")
-        cur.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'")
+        cur.execute(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'"
+        )
         cur.execute(f"REASSIGN OWNED BY {role} TO CURRENT_USER")
         cur.execute(f"DROP OWNED BY {role}")
         cur.execute(f"DROP ROLE {role}")
@@ -115,8 +131,11 @@ def _read_org(org_id: str) -> types_pb2.Permission:
 
 
 def _setup(a: Replica) -> tuple[str, str]:
-    s = a.client.setup.Setup(setup_service_pb2.SetupRequest(
-        username="root", password="root-password", org="acme", bucket="b"))
+    s = a.client.setup.Setup(
+        setup_service_pb2.SetupRequest(
+            username="root", password="root-password", org="acme", bucket="b"
+        )
+    )
     return s.token, s.organization.id
 
 
@@ -136,22 +155,35 @@ def test_writes_on_one_replica_are_seen_by_the_others(replicas) -> None:  # type
     for _ in range(TRIALS):
         created = a.client.auths.CreateAuthorization(
             auth_pb.CreateAuthorizationRequest(org_id=org_id, permissions=[perm]),
-            metadata=md(operator))
+            metadata=md(operator),
+        )
         req = access_pb.CheckAccessRequest(token=created.token, permission=perm)
         assert a.client.access.CheckAccess(req).allowed  # the writer: at once
-        windows.append(max(_wait(lambda r=r: r.client.access.CheckAccess(req).allowed)
-                           for r in (b, c)))
-        a.client.auths.UpdateAuthorization(auth_pb.UpdateAuthorizationRequest(
-            authorization=types_pb2.Authorization(id=created.authorization.id,
-                                                  status=types_pb2.STATUS_INACTIVE),
-            update_mask=field_mask_pb2.FieldMask(paths=["status"])), metadata=md(operator))
+        windows.append(
+            max(_wait(lambda r=r, q=req: r.client.access.CheckAccess(q).allowed) for r in (b, c))
+        )
+        a.client.auths.UpdateAuthorization(
+            auth_pb.UpdateAuthorizationRequest(
+                authorization=types_pb2.Authorization(
+                    id=created.authorization.id, status=types_pb2.STATUS_INACTIVE
+                ),
+                update_mask=field_mask_pb2.FieldMask(paths=["status"]),
+            ),
+            metadata=md(operator),
+        )
         assert not a.client.access.CheckAccess(req).allowed
-        windows.append(max(_wait(lambda r=r: not r.client.access.CheckAccess(req).allowed)
-                           for r in (b, c)))
+        windows.append(
+            max(
+                _wait(lambda r=r, q=req: not r.client.access.CheckAccess(q).allowed) for r in (b, c)
+            )
+        )
     windows.sort()
     p99 = windows[int(len(windows) * 0.99) - 1]
-    print(f"\nstaleness over {len(windows)} writes: median {statistics.median(windows) * 1000:.1f} ms,"
-          f" p99 {p99 * 1000:.1f} ms, max {windows[-1] * 1000:.1f} ms")
+    print(
+        f"\nstaleness over {len(windows)} writes: "
+        f"median {statistics.median(windows) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
+        f"max {windows[-1] * 1000:.1f} ms"
+    )
     assert windows[-1] < 1.0, "a replica took longer than 1 s to see a write"
 
 
@@ -160,14 +192,16 @@ def test_a_cut_off_replica_fails_closed_then_recovers(replicas, pg_admin) -> Non
     operator, org_id = _setup(a)
     perm = _read_org(org_id)
     created = a.client.auths.CreateAuthorization(
-        auth_pb.CreateAuthorizationRequest(org_id=org_id, permissions=[perm]),
-        metadata=md(operator))
+        auth_pb.CreateAuthorizationRequest(org_id=org_id, permissions=[perm]), metadata=md(operator)
+    )
     req = access_pb.CheckAccessRequest(token=created.token, permission=perm)
     _wait(lambda: c.client.access.CheckAccess(req).allowed)  # c has it in memory
 
     with pg_admin.cursor() as cur:  # c can no longer reach the database
         cur.execute(f"ALTER ROLE {c.role} NOLOGIN")
-        cur.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{c.role}'")
+        cur.execute(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{c.role}'"
+        )
     cut = time.perf_counter()
     last_allowed = cut
     while True:
@@ -185,7 +219,8 @@ def test_a_cut_off_replica_fails_closed_then_recovers(replicas, pg_admin) -> Non
     assert c.serving_status() == health_pb2.HealthCheckResponse.NOT_SERVING
     # Meanwhile the token is revoked through a; c must not say "allowed" on return.
     a.client.auths.DeleteAuthorization(
-        auth_pb.DeleteAuthorizationRequest(id=created.authorization.id), metadata=md(operator))
+        auth_pb.DeleteAuthorizationRequest(id=created.authorization.id), metadata=md(operator)
+    )
 
     with pg_admin.cursor() as cur:
         cur.execute(f"ALTER ROLE {c.role} LOGIN")
@@ -193,3 +228,58 @@ def test_a_cut_off_replica_fails_closed_then_recovers(replicas, pg_admin) -> Non
     answer = c.client.access.CheckAccess(req)
     assert not answer.allowed
     assert answer.reason == access_pb.DECISION_REASON_TOKEN_UNKNOWN
+
+
+def test_concurrent_writers_on_different_replicas_keep_the_rules(replicas) -> None:  # type: ignore[no-untyped-def]
+    """Setup raced from three replicas: exactly one succeeds. The same org name
+    created at once through two replicas: one ALREADY_EXISTS."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from authzd.v1 import organization_service_pb2 as org_pb
+
+    def setup(r: Replica) -> str:
+        try:
+            r.client.setup.Setup(
+                setup_service_pb2.SetupRequest(
+                    username=f"root-{r.name}",
+                    password="root-password",
+                    org=f"o-{r.name}",
+                    bucket="b",
+                )
+            )
+            return "ok"
+        except grpc.RpcError as err:
+            return reason_of(err)
+
+    with ThreadPoolExecutor(len(replicas)) as pool:
+        outcomes = list(pool.map(setup, replicas))
+    assert sorted(outcomes) == ["ERROR_REASON_SETUP_ALREADY_DONE"] * 2 + ["ok"], outcomes
+
+    a, b, _ = replicas
+    winner = replicas[outcomes.index("ok")]
+    operator = winner.client.auths.CreateAuthorization(
+        auth_pb.CreateAuthorizationRequest(org=f"o-{winner.name}", preset=auth_pb.PRESET_OPERATOR),
+        metadata=md(_login(winner)),
+    ).token
+
+    def create(r: Replica, name: str) -> str:
+        try:
+            r.client.orgs.CreateOrganization(
+                org_pb.CreateOrganizationRequest(name=name), metadata=md(operator)
+            )
+            return "ok"
+        except grpc.RpcError as err:
+            return reason_of(err)
+
+    for i in range(10):
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(create, (a, b), (f"race-{i}", f"race-{i}")))
+        assert sorted(results) == ["ERROR_REASON_ORGANIZATION_ALREADY_EXISTS", "ok"], results
+
+
+def _login(r: Replica) -> str:
+    from authzd.v1 import session_service_pb2
+
+    return r.client.sessions.SignIn(
+        session_service_pb2.SignInRequest(username=f"root-{r.name}", password="root-password")
+    ).session_token

@@ -20,17 +20,57 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 def _ca(d: Path, name: str) -> None:
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-             f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.pem", cwd=d)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        f"/CN={name}",
+        "-keyout",
+        f"{name}.key",
+        "-out",
+        f"{name}.pem",
+        cwd=d,
+    )
 
 
 def _leaf(d: Path, name: str, ca: str, san: str) -> None:
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
-             "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        f"/CN={name}",
+        "-keyout",
+        f"{name}.key",
+        "-out",
+        f"{name}.csr",
+        cwd=d,
+    )
     (d / f"{name}.ext").write_text(f"subjectAltName={san}\n")
-    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
-             "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem",
-             cwd=d)
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        f"{name}.csr",
+        "-CA",
+        f"{ca}.pem",
+        "-CAkey",
+        f"{ca}.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        f"{name}.ext",
+        "-out",
+        f"{name}.pem",
+        cwd=d,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +87,10 @@ def certs(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
 
 def _serve(tmp_path: Path, certs: Path, mtls: bool):  # type: ignore[no-untyped-def]
     settings = Settings(
-        db=str(tmp_path / "tls.db"), listen="127.0.0.1:0",
-        tls_cert=str(certs / "server.pem"), tls_key=str(certs / "server.key"),
+        db=str(tmp_path / "tls.db"),
+        listen="127.0.0.1:0",
+        tls_cert=str(certs / "server.pem"),
+        tls_key=str(certs / "server.key"),
         tls_client_ca=str(certs / "ca.pem") if mtls else "",
     )
     server, port = build_server(settings, hasher=FAST_HASHER)
@@ -99,5 +141,9 @@ def test_mtls_requires_a_client_certificate_from_the_right_ca(tmp_path, certs): 
 
 def test_half_a_tls_configuration_is_refused(tmp_path, certs):  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="go together"):
-        build_server(Settings(db=str(tmp_path / "x.db"), listen="127.0.0.1:0",
-                              tls_cert=str(certs / "server.pem")), hasher=FAST_HASHER)
+        build_server(
+            Settings(
+                db=str(tmp_path / "x.db"), listen="127.0.0.1:0", tls_cert=str(certs / "server.pem")
+            ),
+            hasher=FAST_HASHER,
+        )

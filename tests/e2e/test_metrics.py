@@ -1,0 +1,37 @@
+"""`authzd serve --metrics-listen`: decisions are counted for Prometheus."""
+
+from __future__ import annotations
+
+import urllib.request
+
+from authzd.v1 import access_service_pb2 as access_pb
+from authzd.v1 import types_pb2
+
+from tests.e2e.serve_process import ServeProcess, free_port
+
+
+def test_decisions_are_counted_by_reason(tmp_path):  # type: ignore[no-untyped-def]
+    metrics_port = free_port()
+    server = ServeProcess(
+        tmp_path / "m.db", tmp_path / "serve.log", "--metrics-listen", f"127.0.0.1:{metrics_port}"
+    )
+    server.start()
+    try:
+        client = server.client()
+        req = access_pb.CheckAccessRequest(
+            token="azt_not-a-token",
+            permission=types_pb2.Permission(
+                action=types_pb2.ACTION_READ,
+                resource=types_pb2.Resource(type=types_pb2.RESOURCE_TYPE_BUCKETS),
+            ),
+        )
+        for _ in range(3):
+            assert not client.access.CheckAccess(req).allowed
+        client.channel.close()
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    finally:
+        server.terminate()
+        server.wait(15)
+    assert 'authzd_decisions_total{reason="TOKEN_UNKNOWN"} 3.0' in text
+    assert 'authzd_decisions_total{reason="ALLOWED"} 0.0' in text
