@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlparse
 
 from peewee import (
     JOIN,
+    Case,
     Database,
     DatabaseError,
     IntegrityError,
@@ -74,8 +75,23 @@ def encode_permissions(ps: Sequence[Permission]) -> str:
     return "\n".join(format_permission(p) for p in ps)
 
 
+# Parsed permissions, shared: 100,000 tokens over a few thousand buckets hold a
+# few thousand distinct permissions, not a million copies. Bounded.
+_PARSED: dict[str, Permission] = {}
+_PARSED_MAX = 1_000_000
+
+
+def _permission(line: str) -> Permission:
+    p = _PARSED.get(line)
+    if p is None:
+        p = parse_permission(line)
+        if len(_PARSED) < _PARSED_MAX:
+            _PARSED[line] = p
+    return p
+
+
 def decode_permissions(text: str) -> tuple[Permission, ...]:
-    return tuple(parse_permission(line) for line in text.split("\n") if line)
+    return tuple(_permission(line) for line in text.split("\n") if line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +121,23 @@ class Page:
 
     after: str
     limit: int
+
+
+@contextlib.contextmanager
+def _unique_name(what: str, name: str, org_id: str = "") -> Iterator[None]:
+    """Run a write whose only expected integrity failure is a duplicate name
+    (in a savepoint, so an enclosing transaction survives it): ALREADY_EXISTS."""
+    try:
+        with database.atomic():
+            yield
+    except IntegrityError:
+        where = f" in organization {org_id}" if org_id else ""
+        metadata = {"name": name, **({"org_id": org_id} if org_id else {})}
+        raise AlreadyExists(
+            f"{what} {name!r} already exists{where}",
+            reason=f"{what.upper()}_ALREADY_EXISTS",
+            metadata=metadata,
+        ) from None
 
 
 class NoDatabase(Exception):
@@ -279,21 +312,14 @@ class Store:
         )
 
     def create_org(self, org: Organization) -> Organization:
-        try:
-            with self.db.atomic():
-                OrganizationRow.create(
-                    id=org.id,
-                    name=org.name,
-                    description=org.description,
-                    create_time=to_micros(org.create_time),
-                    update_time=to_micros(org.update_time),
-                )
-        except IntegrityError:
-            raise AlreadyExists(
-                f"organization {org.name!r} already exists",
-                reason="ORGANIZATION_ALREADY_EXISTS",
-                metadata={"name": org.name},
-            ) from None
+        with _unique_name("organization", org.name):
+            OrganizationRow.create(
+                id=org.id,
+                name=org.name,
+                description=org.description,
+                create_time=to_micros(org.create_time),
+                update_time=to_micros(org.update_time),
+            )
         return org
 
     def get_org(self, org_id: str) -> Organization | None:
@@ -315,19 +341,12 @@ class Store:
         return [self._org(r) for r in q.order_by(OrganizationRow.id).limit(page.limit)]
 
     def update_org(self, org: Organization) -> Organization:
-        try:
-            with self.db.atomic():
-                OrganizationRow.update(
-                    name=org.name,
-                    description=org.description,
-                    update_time=to_micros(org.update_time),
-                ).where(OrganizationRow.id == org.id).execute()
-        except IntegrityError:
-            raise AlreadyExists(
-                f"organization {org.name!r} already exists",
-                reason="ORGANIZATION_ALREADY_EXISTS",
-                metadata={"name": org.name},
-            ) from None
+        with _unique_name("organization", org.name):
+            OrganizationRow.update(
+                name=org.name,
+                description=org.description,
+                update_time=to_micros(org.update_time),
+            ).where(OrganizationRow.id == org.id).execute()
         return org
 
     def delete_org(self, org_id: str) -> None:
@@ -353,22 +372,15 @@ class Store:
         )
 
     def create_user(self, user: User, password_hash: str | None) -> User:
-        try:
-            with self.db.atomic():
-                UserRow.create(
-                    id=user.id,
-                    name=user.name,
-                    status=int(user.status),
-                    password_hash=password_hash,
-                    create_time=to_micros(user.create_time),
-                    update_time=to_micros(user.update_time),
-                )
-        except IntegrityError:
-            raise AlreadyExists(
-                f"user {user.name!r} already exists",
-                reason="USER_ALREADY_EXISTS",
-                metadata={"name": user.name},
-            ) from None
+        with _unique_name("user", user.name):
+            UserRow.create(
+                id=user.id,
+                name=user.name,
+                status=int(user.status),
+                password_hash=password_hash,
+                create_time=to_micros(user.create_time),
+                update_time=to_micros(user.update_time),
+            )
         return user
 
     def get_user(self, user_id: str) -> User | None:
@@ -390,19 +402,12 @@ class Store:
         return [self._user(r) for r in q.order_by(UserRow.id).limit(page.limit)]
 
     def update_user(self, user: User) -> User:
-        try:
-            with self.db.atomic():
-                UserRow.update(
-                    name=user.name,
-                    status=int(user.status),
-                    update_time=to_micros(user.update_time),
-                ).where(UserRow.id == user.id).execute()
-        except IntegrityError:
-            raise AlreadyExists(
-                f"user {user.name!r} already exists",
-                reason="USER_ALREADY_EXISTS",
-                metadata={"name": user.name},
-            ) from None
+        with _unique_name("user", user.name):
+            UserRow.update(
+                name=user.name,
+                status=int(user.status),
+                update_time=to_micros(user.update_time),
+            ).where(UserRow.id == user.id).execute()
         return user
 
     def delete_user(self, user_id: str) -> None:
@@ -429,9 +434,7 @@ class Store:
             UserRow.id == user_id
         ).execute()
 
-    def record_signin_failure(
-        self, user_id: str, now: int, backoff: Callable[[int], int]
-    ) -> int:
+    def record_signin_failure(self, user_id: str, now: int, backoff: Callable[[int], int]) -> int:
         """Count one failed sign-in atomically (concurrent failures must not be
         lost, or parallel guessing slips past the throttle) and throttle the
         account until now + backoff(failures) micros. Returns the new count.
@@ -476,22 +479,15 @@ class Store:
         )
 
     def create_bucket(self, bucket: Bucket) -> Bucket:
-        try:
-            with self.db.atomic():
-                BucketRow.create(
-                    id=bucket.id,
-                    org=bucket.org_id,
-                    name=bucket.name,
-                    description=bucket.description,
-                    create_time=to_micros(bucket.create_time),
-                    update_time=to_micros(bucket.update_time),
-                )
-        except IntegrityError:
-            raise AlreadyExists(
-                f"bucket {bucket.name!r} already exists in organization {bucket.org_id}",
-                reason="BUCKET_ALREADY_EXISTS",
-                metadata={"name": bucket.name, "org_id": bucket.org_id},
-            ) from None
+        with _unique_name("bucket", bucket.name, org_id=bucket.org_id):
+            BucketRow.create(
+                id=bucket.id,
+                org=bucket.org_id,
+                name=bucket.name,
+                description=bucket.description,
+                create_time=to_micros(bucket.create_time),
+                update_time=to_micros(bucket.update_time),
+            )
         return bucket
 
     def get_bucket(self, bucket_id: str) -> Bucket | None:
@@ -510,19 +506,12 @@ class Store:
         return [self._bucket(r, r.org_name) for r in rows]
 
     def update_bucket(self, bucket: Bucket) -> Bucket:
-        try:
-            with self.db.atomic():
-                BucketRow.update(
-                    name=bucket.name,
-                    description=bucket.description,
-                    update_time=to_micros(bucket.update_time),
-                ).where(BucketRow.id == bucket.id).execute()
-        except IntegrityError:
-            raise AlreadyExists(
-                f"bucket {bucket.name!r} already exists in organization {bucket.org_id}",
-                reason="BUCKET_ALREADY_EXISTS",
-                metadata={"name": bucket.name, "org_id": bucket.org_id},
-            ) from None
+        with _unique_name("bucket", bucket.name, org_id=bucket.org_id):
+            BucketRow.update(
+                name=bucket.name,
+                description=bucket.description,
+                update_time=to_micros(bucket.update_time),
+            ).where(BucketRow.id == bucket.id).execute()
         return bucket
 
     def delete_bucket(self, bucket_id: str) -> None:
@@ -686,10 +675,10 @@ class Store:
             with txn:
                 if not self.is_sqlite:
                     Revision.select().where(Revision.id == 1).for_update().execute()
-                for auth_id, t in items[start : start + 500]:
-                    AuthorizationRow.update(last_used_time=t).where(
-                        AuthorizationRow.id == auth_id
-                    ).execute()
+                chunk = items[start : start + 500]
+                AuthorizationRow.update(last_used_time=Case(AuthorizationRow.id, chunk)).where(
+                    AuthorizationRow.id.in_([auth_id for auth_id, _ in chunk])
+                ).execute()
 
     # -- sessions ----------------------------------------------------------
 
