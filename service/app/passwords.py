@@ -9,9 +9,11 @@ hashes run at once (one by default); further sign-ins wait their turn.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from argon2 import PasswordHasher
+from argon2.exceptions import Argon2Error
 
 
 class BoundedHasher:
@@ -20,6 +22,7 @@ class BoundedHasher:
     def __init__(self, hasher: PasswordHasher | None = None, concurrency: int = 1) -> None:
         self._hasher = hasher or PasswordHasher()
         self._slots = threading.BoundedSemaphore(concurrency)
+        self._dummy: str | None = None
 
     def hash(self, password: str) -> str:
         with self._slots:
@@ -28,3 +31,11 @@ class BoundedHasher:
     def verify(self, password_hash: str, password: str) -> bool:
         with self._slots:
             return self._hasher.verify(password_hash, password)
+
+    def spend_like_verify(self, password: str) -> None:
+        """Cost what a verification costs, for an account that does not exist, so
+        timing does not tell. The hash is this hasher's own (same parameters)."""
+        if self._dummy is None:
+            self._dummy = self._hasher.hash("authzd-timing-equaliser")
+        with self._slots, contextlib.suppress(Argon2Error):
+            self._hasher.verify(self._dummy, password)

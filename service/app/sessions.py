@@ -39,21 +39,11 @@ def _backoff_micros(failures: int) -> int:
     return min(2**exponent, THROTTLE_MAX_SECONDS) * 1_000_000
 
 
-_dummy_hash: str | None = None
-
-
-def _dummy(app: App) -> str:
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = app.hasher.hash("authzd-timing-equaliser")
-    return _dummy_hash
-
-
 def sign_in(app: App, username: str, password: str) -> SignInResult:
     user = app.store.get_user_by_name(username) if username else None
     password_hash = app.store.password_hash(user.id) if user else None
     if user is None or password_hash is None:
-        verify(app, _dummy(app), password)
+        app.hasher.spend_like_verify(password)
         raise Unauthenticated()
     _, throttled_until = app.store.signin_state(user.id)
     now = app.clock.now()
