@@ -76,8 +76,8 @@ def build_app(
     except OSError as exc:
         store.close()
         raise OSError(f"cannot open the audit log {settings.audit_log}: {exc.strerror}") from exc
-    if hasher is not None:
-        app.hasher = BoundedHasher(hasher)
+    # Keep at least 4 RPC threads free of password work for CheckAccess.
+    app.hasher = BoundedHasher(hasher, max_in_progress=max(1, settings.threads - 4))
     return app
 
 

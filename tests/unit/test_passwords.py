@@ -43,3 +43,26 @@ def test_concurrency_is_configurable() -> None:
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(hasher.hash, ["p" * 8] * 12))
     assert 1 < inner.most <= 3
+
+
+def test_calls_beyond_max_in_progress_are_refused_at_once() -> None:
+    """A flood of sign-ins cannot hold every RPC thread: past the cap, a call is
+    RESOURCE_EXHAUSTED without waiting."""
+    from service.domain.errors import LimitExceeded
+
+    inner = _Recording()
+    hasher = BoundedHasher(inner, concurrency=1, max_in_progress=2)
+
+    def attempt(i: int) -> str:
+        try:
+            hasher.hash(f"password-{i}")
+            return "ok"
+        except LimitExceeded as err:
+            assert err.code.value == "RESOURCE_EXHAUSTED"
+            return "refused"
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = list(pool.map(attempt, range(6)))
+    assert outcomes.count("refused") >= 1
+    assert outcomes.count("ok") >= 2
+    assert inner.most == 1
