@@ -17,6 +17,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import structlog
 
@@ -31,6 +32,12 @@ from service.store.database import Store, TokenRecord, decode_permissions
 from .clock import Clock
 
 log = structlog.get_logger("authzd.access")
+
+
+class Verdict(NamedTuple):
+    decision: Decision
+    valid_until: float
+    used_authorization_id: str
 
 
 def _compile(record: TokenRecord) -> Grant:
@@ -111,12 +118,24 @@ class AccessIndex:
         """The token's compiled state, or None if there is no such token."""
         return self.lookup(token)[0]
 
-    def check(self, token: str, requested: Permission) -> Decision:
-        grant = self.grant(token)
-        now = self._clock.time()
+    def verdict(self, token: str, requested: Permission, now: float) -> Verdict:
+        """The decision, how long it holds without a write (until the token
+        expires, or a session's union changes), and the authorization id whose
+        last_used_time a use should move ("" for sessions and unknown tokens).
+        Does not record the use: callers that answer from a kept decision do."""
+        grant, valid_until = self.lookup(token)
         decision = decide(grant, requested, now)
-        self.note_used(decision.authorization_id if grant is not None and grant.org_id else "", now)
-        return decision
+        if grant is not None and grant.expire_at is not None and now < grant.expire_at:
+            valid_until = min(valid_until, grant.expire_at)
+        used = decision.authorization_id if grant is not None and grant.org_id else ""
+        return Verdict(decision, valid_until, used)
+
+    def check(self, token: str, requested: Permission) -> Decision:
+        """Decide once and record the use (in-process callers)."""
+        now = self._clock.time()
+        verdict = self.verdict(token, requested, now)
+        self.note_used(verdict.used_authorization_id, now)
+        return verdict.decision
 
     def note_used(self, authorization_id: str, now: float) -> None:
         """Remember a use for last_used_time; written by the poller, not here."""
@@ -226,6 +245,16 @@ class AccessIndex:
             except Exception:  # bookkeeping never breaks the service
                 log.warning("last_used_flush_failed", count=len(used))
 
+    def housekeeping(self) -> None:
+        """Once a minute, in the poller thread: write last_used_time, and delete
+        expired sessions (nothing else ever would; an expired session is refused
+        either way, TOKEN_EXPIRED before and TOKEN_UNKNOWN after)."""
+        self.flush_last_used()
+        try:
+            self._store.delete_expired_sessions(self._clock.now())
+        except Exception:  # bookkeeping never breaks the service
+            log.warning("expired_session_purge_failed")
+
     def start(self) -> None:
         """Confirm freshness now (a long preload may have used up the bound), then
         keep confirming it in the background."""
@@ -254,7 +283,7 @@ class AccessIndex:
             self.poll_once()
             if self._clock.time() >= next_flush:
                 next_flush = self._clock.time() + self._last_used_interval
-                self.flush_last_used()
+                self.housekeeping()
 
     @property
     def cache_len(self) -> int:

@@ -19,7 +19,7 @@ from google.protobuf.message import DecodeError
 from prometheus_client import Counter
 
 from service.app.access import AccessIndex
-from service.domain.decision import Decision, Reason, decide
+from service.domain.decision import Decision, Reason
 from service.domain.errors import AuthzdError, InvalidArgument, StoreUnavailable
 from service.domain.permissions import Permission, check_permission, format_permission
 from service.store.database import STORE_ERRORS
@@ -115,10 +115,7 @@ class AccessServicer:
     ) -> Answer:
         requested = requested_permission(field, check)
         generation = self.access.generation  # before the lookup: a race only retires
-        grant, valid_until = self.access.lookup(check.token)
-        decision = decide(grant, requested, now)
-        if grant is not None and grant.expire_at is not None and now < grant.expire_at:
-            valid_until = min(valid_until, grant.expire_at)
+        decision, valid_until, used = self.access.verdict(check.token, requested, now)
         response = _response(decision)
         answer: Answer = (
             response.SerializeToString(),
@@ -126,7 +123,7 @@ class AccessServicer:
             generation,
             valid_until,
             decision.reason,
-            decision.authorization_id if grant is not None and grant.org_id else "",
+            used,
             None if decision.allowed else (decision, requested),
         )
         if len(self._answers) >= self._cache_size:

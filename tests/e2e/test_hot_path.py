@@ -174,3 +174,24 @@ def test_a_long_preload_does_not_start_the_server_stale(tmp_path, monkeypatch): 
     finally:
         client.channel.close()
         second.stop(0)
+
+
+def test_housekeeping_deletes_expired_sessions_only(running, admin):  # type: ignore[no-untyped-def]
+    from authzd.v1 import session_service_pb2
+
+    from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
+
+    def sign_in() -> str:
+        return running.client.sessions.SignIn(
+            session_service_pb2.SignInRequest(username=ADMIN_USER, password=ADMIN_PASSWORD)
+        ).session_token
+
+    sign_in()
+    assert running.snapshot()[1]["sessions"] == 1
+    running.clock.advance(61 * 60)  # past the 60-minute lifetime of the first
+    fresh = sign_in()
+    # The poller may run housekeeping itself now that a minute has passed.
+    running.server.app.access.housekeeping()
+    assert running.snapshot()[1]["sessions"] == 1  # the expired one is gone
+    req = access_pb.CheckAccessRequest(token=fresh, permission=_org_read(admin.org_id))
+    assert running.client.access.CheckAccess(req).allowed  # the live one still works
