@@ -13,7 +13,6 @@ answer from memory that may be stale.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,9 +24,9 @@ from service.domain.decision import Decision, Grant, decide
 from service.domain.errors import StoreUnavailable
 from service.domain.models import Status
 from service.domain.permissions import Action, Permission, PermissionSet, ResourceType
-from service.domain.tokens import TokenKind, parse_token
+from service.domain.tokens import TokenKind, parse_token, token_digest
 from service.store.bulk import token_records
-from service.store.database import Store, TokenRecord, decode_permissions, to_micros
+from service.store.database import Store, TokenRecord
 
 from .clock import Clock
 
@@ -47,8 +46,8 @@ def _compile(record: TokenRecord) -> Grant:
         org_id=record.org_id,
         active=record.status == Status.ACTIVE,
         user_active=record.user_status == Status.ACTIVE,
-        expire_at=None if record.expire_time is None else record.expire_time / 1e6,
-        permissions=PermissionSet(decode_permissions(record.permissions)),
+        expire_at=record.expire_at,
+        permissions=PermissionSet(record.permissions),
     )
 
 
@@ -116,7 +115,7 @@ class AccessIndex:
         which it holds without a write (a session's union changes when one of its
         tokens expires)."""
         self.ensure_fresh()
-        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = token_digest(token)
         entry = self._cache.get(digest)
         if entry is None or self._clock.time() >= entry[1]:
             return self._load(token, digest, self._clock.time())
@@ -190,20 +189,18 @@ class AccessIndex:
         record = self._store.session_record(digest)
         if record is None:
             return None, _NEVER
-        texts, soonest = self._store.user_permissions(record.user_id, self._clock.now())
+        permissions, soonest = self._store.user_permissions(record.user_id, self._clock.now())
         grant = Grant(
             authorization_id=record.session_id,
             user_id=record.user_id,
             org_id="",
             active=True,
             user_active=record.user_status == Status.ACTIVE,
-            expire_at=record.expire_time / 1e6,
-            permissions=PermissionSet(
-                session_permissions(decode_permissions(texts), record.user_id)
-            ),
+            expire_at=record.expire_at,
+            permissions=PermissionSet(session_permissions(permissions, record.user_id)),
         )
         # The union changes when one of its tokens expires: reload then.
-        return grant, _NEVER if soonest is None else soonest / 1e6
+        return grant, _NEVER if soonest is None else soonest
 
     # -- invalidation ------------------------------------------------------
 
@@ -250,7 +247,7 @@ class AccessIndex:
         used, self._used = self._used, {}
         if used:
             try:
-                self._store.touch_last_used({k: int(v * 1e6) for k, v in used.items()})
+                self._store.touch_last_used(used)
             except Exception:  # bookkeeping never breaks the service
                 log.warning("last_used_flush_failed", count=len(used))
 
@@ -263,8 +260,8 @@ class AccessIndex:
         try:
             self._store.delete_expired_sessions(now)
             # Names with no account that stopped failing an hour ago (throttle.py).
-            now_us = to_micros(now)
-            self._store.purge_name_throttles(now_us - 3_600_000_000, now_us)
+            t = now.timestamp()
+            self._store.purge_name_throttles(t - 3600, t)
         except Exception:  # bookkeeping never breaks the service
             log.warning("expired_session_purge_failed")
 

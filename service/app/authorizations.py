@@ -8,7 +8,7 @@ from datetime import datetime
 
 from service.domain.errors import InvalidArgument, PermissionDenied
 from service.domain.ids import check_id
-from service.domain.models import Authorization, Organization, Status
+from service.domain.models import Authorization, Organization, Status, User
 from service.domain.permissions import (
     Action,
     Permission,
@@ -17,7 +17,6 @@ from service.domain.permissions import (
 )
 from service.domain.presets import (
     all_access_permissions,
-    holds_instance_write,
     operator_permissions,
 )
 from service.domain.tokens import token_digest, token_hint
@@ -32,6 +31,41 @@ AUTHS = ResourceType.AUTHORIZATIONS
 MAX_PERMISSIONS = 1000
 PRESET_OPERATOR = 1
 PRESET_ALL_ACCESS = 2
+
+
+def build(
+    auth_id: str,
+    org: Organization,
+    owner: User,
+    permissions: Sequence[Permission],
+    token: str,
+    now: datetime,
+    description: str,
+    expire_time: datetime | None = None,
+) -> Authorization:
+    """A new, active authorization: the one place one is put together (create,
+    setup's and recovery's Operator tokens)."""
+    return Authorization(
+        id=auth_id,
+        org_id=org.id,
+        org_name=org.name,
+        user_id=owner.id,
+        user_name=owner.name,
+        description=description,
+        status=Status.ACTIVE,
+        permissions=tuple(permissions),
+        token_hint=token_hint(token),
+        create_time=now,
+        update_time=now,
+        expire_time=expire_time,
+    )
+
+
+def operator(
+    auth_id: str, org: Organization, owner: User, token: str, now: datetime, description: str
+) -> Authorization:
+    """An Operator authorization (setup, recovery, the OPERATOR preset)."""
+    return build(auth_id, org, owner, operator_permissions(), token, now, description)
 
 
 def _auth_perm(action: Action, org_id: str, auth_id: str = "") -> Permission:
@@ -125,19 +159,8 @@ def create(
             )
         raise PermissionDenied(str(missing))
     token = app.new_token()
-    auth = Authorization(
-        id=app.new_id(),
-        org_id=found_org.id,
-        org_name=found_org.name,
-        user_id=owner.id,
-        user_name=owner.name,
-        description=description,
-        status=Status.ACTIVE,
-        permissions=tuple(granted),
-        token_hint=token_hint(token),
-        create_time=now,
-        update_time=now,
-        expire_time=expire_time,
+    auth = build(
+        app.new_id(), found_org, owner, granted, token, now, description, expire_time
     )
     with app.write():
         # Re-read inside the transaction: the org or user may be gone by now.
@@ -145,7 +168,7 @@ def create(
             raise org_not_found(found_org.id)
         if app.store.get_user(owner.id) is None:
             raise user_not_found(owner.id)
-        app.store.create_authorization(auth, token_digest(token), holds_instance_write(granted))
+        app.store.create_authorization(auth, token_digest(token))
     return auth, token
 
 
@@ -236,7 +259,7 @@ def update(
         auth = _visible(app, caller, auth_id, Action.WRITE)
         if new_status is not None:
             if new_status is Status.INACTIVE:
-                ensure_instance_kept(app, lambda w: w[0] == auth_id)
+                ensure_instance_kept(app, lambda w: w.authorization_id == auth_id)
             auth = dataclasses.replace(auth, status=new_status)
         if "description" in chosen:
             auth = dataclasses.replace(auth, description=description)
@@ -247,5 +270,5 @@ def update(
 def delete(app: App, caller: Caller, auth_id: str) -> None:
     with app.write():
         _visible(app, caller, auth_id, Action.WRITE)
-        ensure_instance_kept(app, lambda w: w[0] == auth_id)
+        ensure_instance_kept(app, lambda w: w.authorization_id == auth_id)
         app.store.delete_authorization(auth_id)

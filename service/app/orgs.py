@@ -67,12 +67,12 @@ def update(
     app: App, caller: Caller, org_id: str, paths: Sequence[str], name: str, description: str
 ) -> Organization:
     check_id("organization.id", org_id)  # name the request's field, not GetOrganization's
-    paths = update_paths(paths, name=bool(name), description=bool(description))
+    chosen = update_paths(paths, name=bool(name), description=bool(description))
     with app.write():
         org = _visible(app, caller, org_id, Action.WRITE)
-        if "name" in paths:
+        if "name" in chosen:
             org = dataclasses.replace(org, name=check_name("organization.name", name))
-        if "description" in paths:
+        if "description" in chosen:
             org = dataclasses.replace(
                 org, description=check_description("organization.description", description)
             )
@@ -83,5 +83,5 @@ def update(
 def delete(app: App, caller: Caller, org_id: str) -> None:
     with app.write():
         _visible(app, caller, org_id, Action.WRITE)
-        ensure_instance_kept(app, lambda auth: auth[2] == org_id)
+        ensure_instance_kept(app, lambda w: w.org_id == org_id)
         app.store.delete_org(org_id)

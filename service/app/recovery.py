@@ -22,15 +22,16 @@ from typing import TypeVar
 
 from argon2 import PasswordHasher
 
-from service.domain.errors import InvalidArgument, NotFound
+from service.domain.errors import InvalidArgument
 from service.domain.ids import new_id
 from service.domain.models import Authorization, Organization, Status, User
-from service.domain.presets import operator_permissions
-from service.domain.tokens import TokenKind, new_token, token_digest, token_hint
+from service.domain.tokens import TokenKind, new_token, token_digest
 from service.store.database import Page, Store
 
+from . import authorizations
 from .audit import Auditor, Target
 from .clock import Clock, SystemClock
+from .resolve import org_named, user_named
 from .validate import check_description, check_name, check_password
 
 T = TypeVar("T")
@@ -81,28 +82,6 @@ def list_orgs(rec: Recovery) -> list[Organization]:
     return found
 
 
-def _org_named(rec: Recovery, name: str) -> Organization:
-    org = rec.store.get_org_by_name(name)
-    if org is None:
-        raise NotFound(
-            f"organization {name[:256]!r} not found",
-            reason="ORGANIZATION_NOT_FOUND",
-            metadata={"name": name[:256]},
-        )
-    return org
-
-
-def _user_named(rec: Recovery, name: str) -> User:
-    user = rec.store.get_user_by_name(name)
-    if user is None:
-        raise NotFound(
-            f"user {name[:256]!r} not found",
-            reason="USER_NOT_FOUND",
-            metadata={"name": name[:256]},
-        )
-    return user
-
-
 def create_operator(
     rec: Recovery, org: str, username: str, description: str = ""
 ) -> tuple[Authorization, str]:
@@ -114,8 +93,8 @@ def create_operator(
             "description", description or f"{username}'s recovery Token"
         )
         with rec.store.write():
-            found_org = _org_named(rec, org)
-            owner = _user_named(rec, username)
+            found_org = org_named(rec.store, org)
+            owner = user_named(rec.store, username)
             if owner.status is not Status.ACTIVE:
                 # Its token would be refused (USER_INACTIVE): say so instead.
                 raise InvalidArgument(
@@ -123,20 +102,8 @@ def create_operator(
                 )
             token = new_token(TokenKind.API, secrets.randbelow)
             now = rec.clock.now()
-            auth = Authorization(
-                id=rec.new_id(),
-                org_id=found_org.id,
-                org_name=found_org.name,
-                user_id=owner.id,
-                user_name=owner.name,
-                description=description,
-                status=Status.ACTIVE,
-                permissions=tuple(operator_permissions()),
-                token_hint=token_hint(token),
-                create_time=now,
-                update_time=now,
-            )
-            rec.store.create_authorization(auth, token_digest(token), instance_writer=True)
+            auth = authorizations.operator(rec.new_id(), found_org, owner, token, now, description)
+            rec.store.create_authorization(auth, token_digest(token))
         ev.target = Target("authorization", auth.id)
         ev.fields.update(org_id=auth.org_id, user_id=auth.user_id, preset="OPERATOR")
     return auth, token
@@ -170,7 +137,7 @@ def update_user(
         if password is not None:
             password_hash = rec.hasher.hash(check_password("password", password))
         with rec.store.write():
-            user = _user_named(rec, username)
+            user = user_named(rec.store, username)
             now = rec.clock.now()
             if password_hash is not None:
                 rec.store.set_password_hash(user.id, password_hash, now)

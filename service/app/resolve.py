@@ -3,51 +3,61 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from service.domain.errors import InvalidArgument, NotFound
 from service.domain.ids import check_id
 from service.domain.models import Bucket, Organization, User
 from service.store.database import Store
 
-
-def org_not_found(key: str) -> NotFound:
-    return NotFound(
-        f"organization {key!r} not found", reason="ORGANIZATION_NOT_FOUND", metadata={"id": key}
-    )
+T = TypeVar("T")
 
 
-def user_not_found(key: str) -> NotFound:
-    return NotFound(f"user {key!r} not found", reason="USER_NOT_FOUND", metadata={"id": key})
+def _not_found(kind: str, reason: str, key: str, by: str = "id") -> NotFound:
+    """The one shape of "not found" (and of "not visible": SPEC §4): names only
+    the key the caller gave, bounded."""
+    key = key[:256]
+    return NotFound(f"{kind} {key!r} not found", reason=reason, metadata={by: key})
+
+
+def org_not_found(key: str, by: str = "id") -> NotFound:
+    return _not_found("organization", "ORGANIZATION_NOT_FOUND", key, by)
+
+
+def user_not_found(key: str, by: str = "id") -> NotFound:
+    return _not_found("user", "USER_NOT_FOUND", key, by)
 
 
 def bucket_not_found(key: str) -> NotFound:
-    return NotFound(f"bucket {key!r} not found", reason="BUCKET_NOT_FOUND", metadata={"id": key})
+    return _not_found("bucket", "BUCKET_NOT_FOUND", key)
 
 
 def auth_not_found(key: str) -> NotFound:
-    return NotFound(
-        f"authorization {key!r} not found",
-        reason="AUTHORIZATION_NOT_FOUND",
-        metadata={"id": key},
-    )
+    return _not_found("authorization", "AUTHORIZATION_NOT_FOUND", key)
 
 
-def _missing_org(org_id: str, org: str) -> NotFound:
-    if org_id:
-        return org_not_found(org_id)
-    return NotFound(
-        f"organization {org[:256]!r} not found",
-        reason="ORGANIZATION_NOT_FOUND",
-        metadata={"name": org[:256]},
-    )
-
-
-def _missing_user(user_id: str, user: str) -> NotFound:
-    if user_id:
-        return user_not_found(user_id)
-    return NotFound(
-        f"user {user[:256]!r} not found", reason="USER_NOT_FOUND", metadata={"name": user[:256]}
-    )
+def _ref(
+    field: str,
+    key_id: str,
+    key_name: str,
+    by_id: Callable[[str], T | None],
+    by_name: Callable[[str], T | None],
+    missing: Callable[[str, str], NotFound],
+    visible: Callable[[T], bool] | None,
+) -> T | None:
+    """The record named by `<field>_id` or `<field>` (at most one of them), None
+    when neither is given; NOT_FOUND when missing, and the very same NOT_FOUND
+    when `visible` says the caller may not learn that it exists."""
+    if key_id and key_name:
+        raise InvalidArgument(field, f"give {field}_id or {field}, not both")
+    if not key_id and not key_name:
+        return None
+    if key_id:
+        check_id(f"{field}_id", key_id)
+    found = by_id(key_id) if key_id else by_name(key_name)
+    if found is None or (visible is not None and not visible(found)):
+        raise missing(key_id, "id") if key_id else missing(key_name, "name")
+    return found
 
 
 def org_ref(
@@ -58,37 +68,38 @@ def org_ref(
     required: bool = True,
     visible: Callable[[str], bool] | None = None,
 ) -> Organization | None:
-    """The org named by `org_id` or `org` (exactly one); NOT_FOUND if missing, and
-    the very same NOT_FOUND when `visible(id)` says the caller may not learn that
-    it exists (SPEC §4: existence does not leak)."""
-    if org_id and org:
-        raise InvalidArgument("org", "give org_id or org, not both")
-    if not org_id and not org:
-        if required:
-            raise InvalidArgument("org_id", "an organization is required (org_id or org)")
-        return None
-    if org_id:
-        check_id("org_id", org_id)
-    found = store.get_org(org_id) if org_id else store.get_org_by_name(org)
-    if found is None or (visible is not None and not visible(found.id)):
-        raise _missing_org(org_id, org)
+    """The org named by `org_id` or `org` (see _ref); `visible` takes its id."""
+    found = _ref(
+        "org", org_id, org, store.get_org, store.get_org_by_name, org_not_found,
+        None if visible is None else (lambda o: visible(o.id)),
+    )
+    if found is None and required:
+        raise InvalidArgument("org_id", "an organization is required (org_id or org)")
     return found
 
 
 def user_ref(
     store: Store, user_id: str, user: str, *, visible: Callable[[str], bool] | None = None
 ) -> User | None:
-    """The user named by `user_id` or `user`, or None when neither is given;
-    NOT_FOUND (the same for missing and invisible) otherwise."""
-    if user_id and user:
-        raise InvalidArgument("user", "give user_id or user, not both")
-    if not user_id and not user:
-        return None
-    if user_id:
-        check_id("user_id", user_id)
-    found = store.get_user(user_id) if user_id else store.get_user_by_name(user)
-    if found is None or (visible is not None and not visible(found.id)):
-        raise _missing_user(user_id, user)
+    """The user named by `user_id` or `user` (see _ref); `visible` takes its id."""
+    return _ref(
+        "user", user_id, user, store.get_user, store.get_user_by_name, user_not_found,
+        None if visible is None else (lambda u: visible(u.id)),
+    )
+
+
+def org_named(store: Store, name: str) -> Organization:
+    """Recovery's lookup by name (no caller, so nothing is invisible)."""
+    found = store.get_org_by_name(name)
+    if found is None:
+        raise org_not_found(name, "name")
+    return found
+
+
+def user_named(store: Store, name: str) -> User:
+    found = store.get_user_by_name(name)
+    if found is None:
+        raise user_not_found(name, "name")
     return found
 
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from service.domain.errors import FailedPrecondition
 from service.domain.models import Authorization, Bucket, Organization, Status, User
-from service.domain.presets import operator_permissions
-from service.domain.tokens import token_digest, token_hint
+from service.domain.tokens import token_digest
 
+from . import authorizations
 from .context import App
 from .validate import check_name, check_password
 
@@ -39,18 +39,8 @@ def setup(app: App, username: str, password: str, org: str, bucket: str) -> Setu
     user = User(app.new_id(), username, Status.ACTIVE, True, now, now)
     organization = Organization(app.new_id(), org, "", now, now)
     first_bucket = Bucket(app.new_id(), organization.id, org, bucket, "", now, now)
-    auth = Authorization(
-        id=app.new_id(),
-        org_id=organization.id,
-        org_name=org,
-        user_id=user.id,
-        user_name=username,
-        description=f"{username}'s Token",
-        status=Status.ACTIVE,
-        permissions=tuple(operator_permissions()),
-        token_hint=token_hint(token),
-        create_time=now,
-        update_time=now,
+    auth = authorizations.operator(
+        app.new_id(), organization, user, token, now, f"{username}'s Token"
     )
     with app.write():
         if not app.store.setup_allowed():
@@ -58,7 +48,7 @@ def setup(app: App, username: str, password: str, org: str, bucket: str) -> Setu
         app.store.create_user(user, password_hash)
         app.store.create_org(organization)
         app.store.create_bucket(first_bucket)
-        app.store.create_authorization(auth, token_digest(token), instance_writer=True)
+        app.store.create_authorization(auth, token_digest(token))
     return SetupResult(user, organization, first_bucket, auth, token)
 
 

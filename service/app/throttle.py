@@ -15,26 +15,22 @@ import hashlib
 
 from argon2.exceptions import Argon2Error
 
-from service.store.database import to_micros
-
 from .context import App
 
 THROTTLE_AFTER = 10
 THROTTLE_MAX_SECONDS = 300
-# Unknown names not seen failing for this long are forgotten by housekeeping.
-FORGET_AFTER_SECONDS = 3600
 
 
-def backoff_micros(failures: int) -> int:
+def backoff_seconds(failures: int) -> float:
     """How long an account with this many consecutive failures is throttled."""
     if failures < THROTTLE_AFTER:
         return 0
     exponent = min(failures - THROTTLE_AFTER, 16)  # no huge powers past the cap
-    return min(2**exponent, THROTTLE_MAX_SECONDS) * 1_000_000
+    return float(min(2**exponent, THROTTLE_MAX_SECONDS))
 
 
-def _now(app: App) -> int:
-    return to_micros(app.clock.now())
+def _now(app: App) -> float:
+    return app.clock.now().timestamp()
 
 
 def name_key(name: str) -> str:
@@ -52,16 +48,16 @@ def name_throttled(app: App, name: str) -> bool:
 
 
 def record_account_failure(app: App, user_id: str) -> None:
-    app.store.record_signin_failure(user_id, _now(app), backoff_micros)
+    app.store.record_signin_failure(user_id, _now(app), backoff_seconds)
 
 
 def record_name_failure(app: App, name: str) -> None:
-    app.store.record_name_signin_failure(name_key(name), _now(app), backoff_micros)
+    app.store.record_name_signin_failure(name_key(name), _now(app), backoff_seconds)
 
 
 def clear_account(app: App, user_id: str) -> None:
     """After a right password. Call inside a write transaction."""
-    app.store.set_signin_state(user_id, 0, 0)
+    app.store.clear_signin_state(user_id)
 
 
 def verify(app: App, password_hash: str, password: str) -> bool:

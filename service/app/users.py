@@ -87,7 +87,7 @@ def update(
             user = dataclasses.replace(user, name=new_name)
         if new_status is not None:
             if new_status is Status.INACTIVE:
-                ensure_instance_kept(app, lambda w: w[1] == user_id)
+                ensure_instance_kept(app, lambda w: w.user_id == user_id)
                 # Reactivation must not bring old sessions back: end them now.
                 app.store.delete_sessions_of(user_id)
             user = dataclasses.replace(user, status=new_status)
@@ -97,7 +97,7 @@ def update(
 def delete(app: App, caller: Caller, user_id: str) -> None:
     with app.write():
         _visible(app, caller, user_id, Action.WRITE)
-        ensure_instance_kept(app, lambda w: w[1] == user_id)
+        ensure_instance_kept(app, lambda w: w.user_id == user_id)
         app.store.delete_user(user_id)
 
 

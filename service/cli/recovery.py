@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from . import output, prompts
@@ -148,24 +149,15 @@ class _Opened:
         self.rec.audit.close()
 
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
 def _check_sqlite_file(path: str) -> None:
     """Refuse a missing or non-SQLite file before opening it: opening would set
     pragmas (WAL) and so change a file that is not ours."""
-    hint = "pass --db PATH (or --database-url) of the database `authzd serve` uses"
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(SQLITE_MAGIC))
-    except FileNotFoundError:
-        raise CliError(f"{path} does not exist — {hint}") from None
-    except IsADirectoryError:
-        raise CliError(f"{path} is a directory — {hint}") from None
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror}") from None
-    if head != SQLITE_MAGIC:
-        raise CliError(f"{path} holds no authzd database — {hint}")
+    from service.store.engine import sqlite_file_problem
+
+    problem = sqlite_file_problem(Path(path))
+    if problem is not None:
+        hint = "pass --db PATH (or --database-url) of the database `authzd serve` uses"
+        raise CliError(f"{path} {problem} — {hint}")
 
 
 def _hinted(err: Any, hints: dict[str, str]) -> CliError:

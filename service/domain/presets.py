@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .permissions import Action, Permission, ResourceType
 
 _ACTIONS = (Action.READ, Action.WRITE)
@@ -31,5 +33,5 @@ def all_access_permissions(org_id: str, user_id: str) -> list[Permission]:
     return ps
 
 
-def holds_instance_write(permissions: list[Permission]) -> bool:
+def holds_instance_write(permissions: Iterable[Permission]) -> bool:
     return any(p.type == ResourceType.INSTANCE and p.action == Action.WRITE for p in permissions)

@@ -30,9 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlparse, urlunparse
 
-from .database import _holds_authzd_schema
+from .engine import sqlite_file_problem
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_DUMP_DONE = b"-- PostgreSQL database dump complete"
 _COUNTED = {
     "organization": "organizations",
@@ -109,18 +108,13 @@ def _fsync(path: Path) -> None:
 
 
 def _check_sqlite_source(db: Path, out: Path) -> None:
-    try:
-        with open(db, "rb") as f:
-            head = f.read(len(SQLITE_MAGIC))
-    except FileNotFoundError:
-        raise BackupError(f"{db} does not exist — pass --db PATH of the database "
-                          "`authzd serve` uses") from None
-    except IsADirectoryError:
-        raise BackupError(f"{db} is a directory — pass --db PATH of the database file") from None
-    except OSError as exc:
-        raise BackupError(f"cannot read {db}: {exc.strerror}") from None
-    if head != SQLITE_MAGIC or _holds_authzd_schema(db) is False:
-        raise BackupError(f"{db} holds no authzd database")
+    problem = sqlite_file_problem(db)
+    if problem is not None:
+        hint = {
+            "does not exist": " — pass --db PATH of the database `authzd serve` uses",
+            "is a directory": " — pass --db PATH of the database file",
+        }.get(problem, "")
+        raise BackupError(f"{db} {problem}{hint}")
     targets = {db.resolve(), *(Path(f"{db}{s}").resolve() for s in ("-wal", "-shm", "-journal"))}
     if out.resolve() in targets:
         raise BackupError(f"--out {out} is the database itself; choose another file")

@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from service.domain.models import Authorization, Bucket, Organization, Status, User
-from service.domain.presets import holds_instance_write
+from service.domain.models import Authorization, Bucket, Organization, User
 
-from .database import Store, TokenRecord, encode_permissions, to_micros
+from .authorizations import TOKEN_COLUMNS, authorization_row, token_record
+from .buckets import bucket_row
+from .codec import TokenRecord
+from .database import Store
 from .models import AuthorizationRow, BucketRow, OrganizationRow, UserRow
+from .orgs import org_row
+from .users import user_row
 
 CHUNK = 500
 
@@ -29,55 +33,10 @@ def bulk_load(
 ) -> None:
     """Insert many records in one write transaction. Each authorization comes with
     its token digest."""
-    org_rows = [
-        dict(
-            id=o.id,
-            name=o.name,
-            description=o.description,
-            create_time=to_micros(o.create_time),
-            update_time=to_micros(o.update_time),
-        )
-        for o in orgs
-    ]
-    user_rows = [
-        dict(
-            id=u.id,
-            name=u.name,
-            status=int(u.status),
-            password_hash=None,
-            create_time=to_micros(u.create_time),
-            update_time=to_micros(u.update_time),
-        )
-        for u in users
-    ]
-    bucket_rows = [
-        dict(
-            id=b.id,
-            org=b.org_id,
-            name=b.name,
-            description=b.description,
-            create_time=to_micros(b.create_time),
-            update_time=to_micros(b.update_time),
-        )
-        for b in buckets
-    ]
-    auth_rows = [
-        dict(
-            id=a.id,
-            org=a.org_id,
-            user=a.user_id,
-            description=a.description,
-            status=int(a.status),
-            permissions=encode_permissions(a.permissions),
-            instance_writer=holds_instance_write(list(a.permissions)),
-            token_digest=digest,
-            token_hint=a.token_hint,
-            create_time=to_micros(a.create_time),
-            update_time=to_micros(a.update_time),
-            expire_time=to_micros(a.expire_time) if a.expire_time else None,
-        )
-        for a, digest in authorizations
-    ]
+    org_rows = [org_row(o) for o in orgs]
+    user_rows = [user_row(u, None) for u in users]
+    bucket_rows = [bucket_row(b) for b in buckets]
+    auth_rows = [authorization_row(a, digest) for a, digest in authorizations]
     with store.write():
         for model, rows in (
             (OrganizationRow, org_rows),
@@ -93,25 +52,11 @@ def token_records(store: Store, limit: int) -> Iterator[tuple[str, TokenRecord]]
     """(digest, record) of up to `limit` API tokens, newest first: what the
     decision index preloads at start."""
     q = (
-        AuthorizationRow.select(
-            AuthorizationRow.token_digest,
-            AuthorizationRow.id,
-            AuthorizationRow.user,
-            AuthorizationRow.org,
-            AuthorizationRow.status,
-            AuthorizationRow.expire_time,
-            AuthorizationRow.permissions,
-            UserRow.status.alias("user_status"),
-        )
+        AuthorizationRow.select(AuthorizationRow.token_digest, *TOKEN_COLUMNS)
         .join(UserRow, on=(AuthorizationRow.user == UserRow.id))
         .order_by(AuthorizationRow.create_time.desc())
         .limit(limit)
         .tuples()
     )
-    for digest, auth_id, user_id, org_id, status, expire, perms, user_status in q.iterator():
-        yield (
-            digest,
-            TokenRecord(
-                auth_id, user_id, org_id, Status(status), expire, perms, Status(user_status)
-            ),
-        )
+    for digest, *row in q.iterator():
+        yield digest, token_record(tuple(row))

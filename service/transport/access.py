@@ -170,7 +170,7 @@ def _parse(message: Any, raw: bytes) -> Any:
 
 def add_to_server(servicer: AccessServicer, server: grpc.Server) -> None:
     """Register AccessService with bytes in and bytes out (see AccessServicer)."""
-    handlers = {
+    handlers: dict[str, grpc.RpcMethodHandler] = {
         "CheckAccess": grpc.unary_unary_rpc_method_handler(servicer.CheckAccess),
         "BatchCheckAccess": grpc.unary_unary_rpc_method_handler(servicer.BatchCheckAccess),
     }

@@ -25,7 +25,7 @@ from service.domain.errors import AlreadyExists, StoreUnavailable
 from service.domain.models import Authorization, Bucket, Organization, Session, Status, User
 from service.domain.permissions import Action, Permission, ResourceType
 from service.store import Store, migrations, notify, open_store
-from service.store.database import NoDatabase, Page, to_micros
+from service.store.database import NoDatabase, Page
 from tests.conftest import postgresql_only, raw_connection, raw_query, sqlite_only
 
 T0 = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
@@ -78,9 +78,9 @@ def auth(
     )
 
 
-def add_auth(store: Store, a: Authorization, instance_writer: bool = False) -> Authorization:
+def add_auth(store: Store, a: Authorization) -> Authorization:
     with store.write():
-        return store.create_authorization(a, f"{a.id:0>64}", instance_writer)
+        return store.create_authorization(a, f"{a.id:0>64}")
 
 
 def add_session(store: Store, u: User, expire: datetime = T0 + timedelta(hours=1)) -> Session:
@@ -192,7 +192,7 @@ def test_foreign_keys_are_enforced(store: Store) -> None:
     with store.write():
         store.create_org(o)
     with pytest.raises(IntegrityError), store.write():
-        store.create_authorization(auth(o, ghost), "e" * 64, False)
+        store.create_authorization(auth(o, ghost), "e" * 64)
     assert store.counts()["authorizations"] == 0
 
 
@@ -243,9 +243,9 @@ def test_bookkeeping_does_not_bump_revision(store: Store) -> None:
         store.create_user(u, "hash")
     a = add_auth(store, auth(o, u))
     start = store.revision()
-    store.touch_last_used({a.id: to_micros(T0)})
+    store.touch_last_used({a.id: T0.timestamp()})
     assert store.get_authorization(a.id).last_used_time == T0
-    store.record_signin_failure(u.id, to_micros(T0), lambda n: 0)
+    store.record_signin_failure(u.id, T0.timestamp(), lambda n: 0)
     assert store.revision() == start
 
 
@@ -425,10 +425,10 @@ def test_user_permissions_only_active_unexpired(store: Store) -> None:
     add_auth(store, auth(acme, alice, p[2], status=Status.INACTIVE))
     add_auth(store, auth(acme, alice, p[3], expire=T0 + timedelta(minutes=30)))
 
-    texts, soonest = store.user_permissions(alice.id, T0 + timedelta(hours=1))
-    assert texts.split("\n") == [str(p[0]), str(p[1])]  # in create_time order
-    assert soonest == to_micros(T0 + timedelta(hours=2))
-    assert store.user_permissions(alice.id, T0 + timedelta(hours=3)) == (str(p[1]), None)
+    permissions, soonest = store.user_permissions(alice.id, T0 + timedelta(hours=1))
+    assert permissions == (p[0], p[1])  # in create_time order
+    assert soonest == (T0 + timedelta(hours=2)).timestamp()
+    assert store.user_permissions(alice.id, T0 + timedelta(hours=3)) == ((p[1],), None)
 
 
 def test_active_instance_writers(store: Store) -> None:
@@ -438,12 +438,16 @@ def test_active_instance_writers(store: Store) -> None:
         store.create_org(acme)
         store.create_user(alice, None)
         store.create_user(bob, None)
-    op = add_auth(store, auth(acme, alice), instance_writer=True)
-    add_auth(store, auth(acme, alice, status=Status.INACTIVE), instance_writer=True)
-    add_auth(store, auth(acme, alice, expire=T0 + timedelta(minutes=1)), instance_writer=True)
-    add_auth(store, auth(acme, bob), instance_writer=True)  # inactive owner
+    # Whether a token holds write:instance is derived from its permissions.
+    writes = Permission(Action.WRITE, ResourceType.INSTANCE)
+    op = add_auth(store, auth(acme, alice, writes))
+    add_auth(store, auth(acme, alice, writes, status=Status.INACTIVE))
+    # An expiring one never counts, even before it expires (issue 9).
+    add_auth(store, auth(acme, alice, writes, expire=T0 + timedelta(days=1)))
+    add_auth(store, auth(acme, bob, writes))  # inactive owner
+    add_auth(store, auth(acme, alice, Permission(Action.READ, ResourceType.INSTANCE)))
     add_auth(store, auth(acme, alice))  # not a writer
-    assert store.active_instance_writers(T0 + timedelta(minutes=2)) == [(op.id, alice.id, acme.id)]
+    assert store.active_instance_writers() == [(op.id, alice.id, acme.id)]
 
 
 def test_delete_expired_sessions(store: Store) -> None:
@@ -465,12 +469,12 @@ def test_concurrent_signin_failures_are_all_counted(store: Store) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         counts = list(
             pool.map(
-                lambda _: store.record_signin_failure(alice.id, 0, lambda n: n * 1_000_000),
+                lambda _: store.record_signin_failure(alice.id, 0, lambda n: n),
                 range(40),
             )
         )
     assert sorted(counts) == list(range(1, 41))
-    assert store.signin_state(alice.id) == (40, 40_000_000)
+    assert store.signin_state(alice.id) == (40, 40.0)
 
 
 # PRAGMA integrity_check reads the SQLite file; PostgreSQL has no such check

@@ -1,0 +1,101 @@
+"""How domain values are stored: times as integer microseconds since the Unix
+epoch (UTC, identical on SQLite and PostgreSQL, sorting correctly), permissions
+as their text form one per line. Only the store encodes and decodes; callers
+get datetimes, epoch seconds and Permission values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from service.domain.models import Status
+from service.domain.permissions import Permission, format_permission, parse_permission
+
+
+def to_micros(t: datetime) -> int:
+    return int(t.timestamp() * 1_000_000)
+
+
+def seconds_to_micros(t: float) -> int:
+    return int(t * 1_000_000)
+
+
+def micros_to_seconds(v: int | None) -> float | None:
+    return None if v is None else v / 1_000_000
+
+
+def from_micros(v: int | None) -> datetime | None:
+    if v is None:
+        return None
+    return datetime.fromtimestamp(v / 1_000_000, tz=UTC)
+
+
+def to_datetime(v: int) -> datetime:
+    return datetime.fromtimestamp(v / 1_000_000, tz=UTC)
+
+
+def encode_permissions(ps: Sequence[Permission]) -> str:
+    return "\n".join(format_permission(p) for p in ps)
+
+
+# Parsed permissions, shared: 100,000 tokens over a few thousand buckets hold a
+# few thousand distinct permissions, not a million copies. Bounded.
+_PARSED: dict[str, Permission] = {}
+_PARSED_MAX = 1_000_000
+
+
+def _permission(line: str) -> Permission:
+    p = _PARSED.get(line)
+    if p is None:
+        p = parse_permission(line)
+        if len(_PARSED) < _PARSED_MAX:
+            _PARSED[line] = p
+    return p
+
+
+def decode_permissions(text: str) -> tuple[Permission, ...]:
+    return tuple(_permission(line) for line in text.split("\n") if line)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """What CheckAccess needs about an API token, straight from one query."""
+
+    authorization_id: str
+    user_id: str
+    org_id: str
+    status: Status
+    expire_at: float | None  # epoch seconds
+    permissions: tuple[Permission, ...]
+    user_status: Status
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    session_id: str
+    user_id: str
+    expire_at: float  # epoch seconds
+    user_status: Status
+
+
+class InstanceWriter(NamedTuple):
+    """An authorization that keeps the instance a way in (the last-Operator guard)."""
+
+    authorization_id: str
+    user_id: str
+    org_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Keyset pagination: rows with id > after, at most limit of them."""
+
+    after: str
+    limit: int
+
+
+def user_status(value: int | None) -> Status:
+    """A joined user's status; a missing user (deleted meanwhile) is inactive."""
+    return Status(value) if value else Status.INACTIVE
