@@ -47,11 +47,14 @@ def probe(listen: str) -> None:
                                    flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise PortUnavailable(f"cannot listen on {listen}: {exc.strerror}") from None
+    failed: OSError | None = None
+    bound = 0
     for family, kind, proto, _, address in infos:
         with socket.socket(family, kind, proto) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(address)
+                bound += 1
             except OSError as exc:
                 if exc.errno in _TAKEN:
                     what = ("already in use (by another authzd, or another program)"
@@ -59,7 +62,10 @@ def probe(listen: str) -> None:
                     raise PortUnavailable(f"cannot listen on {listen}: the address is {what}") \
                         from None
                 # EADDRNOTAVAIL and the like (e.g. ::1 without IPv6): grpc skips
-                # such an address too, when another one of the name works.
+                # such an address too, as long as another one of the name works.
+                failed = exc
+    if not bound and failed is not None:
+        raise PortUnavailable(f"cannot listen on {listen}: {failed.strerror}")
 
 
 def lock_path(port: int) -> Path:

@@ -111,6 +111,17 @@ def test_taken_port_is_one_line_and_creates_no_database(tmp_path: Path) -> None:
                     "(by another authzd, or another program)")
 
 
+def test_address_not_on_this_host_is_one_line(tmp_path: Path) -> None:
+    """Item 17: an address grpc cannot bind is refused the same way."""
+    proc = subprocess.run(
+        [*SERVE, "--db", str(tmp_path / "n.db"), "--listen", "192.0.2.1:50051"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=clean_env(tmp_path),
+        cwd=tmp_path, timeout=60)
+    assert (proc.returncode, proc.stderr) == (
+        1, "error: cannot listen on 192.0.2.1:50051: Cannot assign requested address\n")
+    assert not (tmp_path / "n.db").exists()
+
+
 def test_console_log_renders_audit_events_and_warns_on_plaintext_network(
     tmp_path: Path, bare_cli: Cli
 ) -> None:
