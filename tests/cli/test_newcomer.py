@@ -218,3 +218,51 @@ def test_bash_completion(bare_cli: Cli) -> None:
     fish = bare_cli("completion", "fish").stdout
     assert "complete -c authzd -f -a '(__authzd_complete)'" in fish
     assert "        case 'auth'\n            echo create list show" in fish
+
+
+def run_on_terminal(cli: Cli, answers: dict[str, str], *args: str) -> tuple[int, str]:
+    """The CLI on a pseudo-terminal (its controlling terminal, as a person's
+    shell gives it): each prompt in `answers` is answered when it appears."""
+    import os
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: never returns
+        os.chdir(cli.home)
+        os.execve(sys.executable, [sys.executable, "-m", "service", *args], cli.env)
+    seen = b""
+    pending = dict(answers)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        for prompt in list(pending):
+            if seen.decode(errors="replace").rstrip().endswith(prompt):
+                os.write(fd, pending.pop(prompt).encode() + b"\n")
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
+
+
+@sqlite_only
+def test_password_flag_without_a_value_asks_on_a_terminal(cli: Cli, running) -> None:  # type: ignore[no-untyped-def]
+    """Item 1: the README's `recovery user update ... --password` works: it asks
+    (twice, without echo) instead of `expected one argument`."""
+    setup(cli)
+    code, screen = run_on_terminal(
+        cli, {"New password:": "admin-password-7", "Confirm new password:": "admin-password-7"},
+        "recovery", "user", "update", "--db", running.db_path, "--username", "admin",
+        "--password")
+    assert code == 0, screen
+    assert "admin-password-7" not in screen  # not echoed
+    cli("user", "password", "--old-password", "admin-password-7", "--new-password",
+        "admin-password-8")
