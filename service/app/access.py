@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 import structlog
@@ -27,7 +27,7 @@ from service.domain.models import Status
 from service.domain.permissions import Action, Permission, PermissionSet, ResourceType
 from service.domain.tokens import TokenKind, parse_token
 from service.store.bulk import token_records
-from service.store.database import Store, TokenRecord, decode_permissions
+from service.store.database import Store, TokenRecord, decode_permissions, to_micros
 
 from .clock import Clock
 
@@ -53,6 +53,14 @@ def _compile(record: TokenRecord) -> Grant:
 
 
 _NEVER = float("inf")
+
+
+def session_permissions(token_permissions: Iterable[Permission], user_id: str) -> list[Permission]:
+    """SPEC §2: a session holds the union of the permissions of its user's
+    active, unexpired tokens (the caller passes those), plus read+write
+    users/<own id>, in that order."""
+    own = [Permission(a, ResourceType.USERS, id=user_id) for a in Action]
+    return [*token_permissions, *own]
 
 
 class AccessIndex:
@@ -183,7 +191,6 @@ class AccessIndex:
         if record is None:
             return None, _NEVER
         texts, soonest = self._store.user_permissions(record.user_id, self._clock.now())
-        own = [Permission(a, ResourceType.USERS, id=record.user_id) for a in Action]
         grant = Grant(
             authorization_id=record.session_id,
             user_id=record.user_id,
@@ -191,7 +198,9 @@ class AccessIndex:
             active=True,
             user_active=record.user_status == Status.ACTIVE,
             expire_at=record.expire_time / 1e6,
-            permissions=PermissionSet([*decode_permissions(texts), *own]),
+            permissions=PermissionSet(
+                session_permissions(decode_permissions(texts), record.user_id)
+            ),
         )
         # The union changes when one of its tokens expires: reload then.
         return grant, _NEVER if soonest is None else soonest / 1e6
@@ -250,8 +259,12 @@ class AccessIndex:
         expired sessions (nothing else ever would; an expired session is refused
         either way, TOKEN_EXPIRED before and TOKEN_UNKNOWN after)."""
         self.flush_last_used()
+        now = self._clock.now()
         try:
-            self._store.delete_expired_sessions(self._clock.now())
+            self._store.delete_expired_sessions(now)
+            # Names with no account that stopped failing an hour ago (throttle.py).
+            now_us = to_micros(now)
+            self._store.purge_name_throttles(now_us - 3_600_000_000, now_us)
         except Exception:  # bookkeeping never breaks the service
             log.warning("expired_session_purge_failed")
 

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
-from service.domain.errors import InvalidArgument
+from service.domain.errors import InvalidArgument, PermissionDenied
 from service.domain.ids import check_id
 from service.domain.models import Authorization, Organization, Status
 from service.domain.permissions import (
@@ -93,9 +93,14 @@ def create(
         raise InvalidArgument(
             "expire_time", "must be in the future", reason="INVALID_EXPIRE_TIME"
         )
-    found_org = org_ref(app.store, org_id, org)
+    found_org = org_ref(app.store, org_id, org, visible=caller.sees_org)
     assert found_org is not None
-    owner = user_ref(app.store, user_id, user)
+    owner = user_ref(
+        app.store,
+        user_id,
+        user,
+        visible=lambda u: caller.sees_user(u) or caller.holds(_user_perm(Action.WRITE, u)),
+    )
     if owner is None:
         owner = app.store.get_user(caller.user_id)
         if owner is None:
@@ -110,7 +115,15 @@ def create(
     else:
         granted = list(permissions)
         _check_in_org(app, found_org, granted)
-    caller.require(*granted)
+    missing = caller.first_uncovered(granted)
+    if missing is not None:
+        if preset == PRESET_OPERATOR:
+            raise PermissionDenied(
+                str(missing),
+                message="permission denied: only an Operator token can create an Operator "
+                f"token (the caller lacks {missing})",
+            )
+        raise PermissionDenied(str(missing))
     token = app.new_token()
     auth = Authorization(
         id=app.new_id(),
@@ -143,6 +156,10 @@ def _can_see(caller: Caller, auth: Authorization, action: Action) -> bool:
 
 
 def _visible(app: App, caller: Caller, auth_id: str, action: Action) -> Authorization:
+    """The authorization if the caller may see it (else NOT_FOUND, as if missing).
+    To manage it (WRITE) the caller also needs the write pair and must cover
+    every permission of the target: a token manages only tokens it could have
+    created, so it can never revive, deactivate or delete a stronger one."""
     check_id("id", auth_id)
     auth = app.store.get_authorization(auth_id)
     if auth is None or not _can_see(caller, auth, Action.READ):
@@ -151,6 +168,13 @@ def _visible(app: App, caller: Caller, auth_id: str, action: Action) -> Authoriz
         caller.require(
             _auth_perm(Action.WRITE, auth.org_id, auth.id), _user_perm(Action.WRITE, auth.user_id)
         )
+        missing = caller.first_uncovered(auth.permissions)
+        if missing is not None:
+            raise PermissionDenied(
+                str(missing),
+                message=f"permission denied: the caller lacks {missing}, which this token "
+                "holds; a token can only manage tokens it could have created",
+            )
     return auth
 
 
@@ -173,8 +197,8 @@ def list_(
     req = page_request("authorizations", page_size, page_token)
     if auth_id:
         check_id("id", auth_id)
-    found_user = user_ref(app.store, user_id, user)
-    found_org = org_ref(app.store, org_id, org, required=False)
+    found_user = user_ref(app.store, user_id, user, visible=caller.sees_user)
+    found_org = org_ref(app.store, org_id, org, required=False, visible=caller.sees_org)
     return collect_page(
         req,
         lambda page: app.store.list_authorizations(

@@ -28,9 +28,9 @@ def _bucket_perm(action: Action, org_id: str, bucket_id: str = "") -> Permission
 
 
 def create(app: App, caller: Caller, org_id: str, org: str, name: str, description: str) -> Bucket:
-    check_name("name", name)
+    name = check_name("name", name)
     check_description("description", description)
-    found = org_ref(app.store, org_id, org)
+    found = org_ref(app.store, org_id, org, visible=caller.sees_org)
     assert found is not None
     caller.require(_bucket_perm(Action.WRITE, found.id))
     now = app.clock.now()
@@ -64,7 +64,7 @@ def list_(
     name: str = "",
 ) -> tuple[list[Bucket], str]:
     req = page_request("buckets", page_size, page_token)
-    found = org_ref(app.store, org_id, org, required=False)
+    found = org_ref(app.store, org_id, org, required=False, visible=caller.sees_org)
     only_org = found.id if found else ""
     return collect_page(
         req,

@@ -30,7 +30,7 @@ def _org_perm(action: Action, org_id: str = "") -> Permission:
 
 def create(app: App, caller: Caller, name: str, description: str) -> Organization:
     caller.require(_org_perm(Action.WRITE))
-    check_name("name", name)
+    name = check_name("name", name)
     check_description("description", description)
     now = app.clock.now()
     org = Organization(app.new_id(), name, description, now, now)

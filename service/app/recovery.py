@@ -144,7 +144,7 @@ def create_operator(
 
 def create_user(rec: Recovery, username: str, password: str | None) -> User:
     with rec.audit.attempt("recovery.create_user", Target("user", name=username)) as ev:
-        check_name("username", username)
+        username = check_name("username", username)
         password_hash = None
         if password is not None:
             password_hash = rec.hasher.hash(check_password("password", password))
@@ -175,6 +175,9 @@ def update_user(
             if password_hash is not None:
                 rec.store.set_password_hash(user.id, password_hash, now)
                 user = dataclasses.replace(user, has_password=True)
+            if password_hash is not None or status is Status.INACTIVE:
+                # SPEC §4: a password change or a deactivation ends every session.
+                rec.store.delete_sessions_of(user.id)
             user = dataclasses.replace(user, update_time=now)
             if status is not None:
                 user = dataclasses.replace(user, status=status)
@@ -186,7 +189,7 @@ def update_user(
 
 def create_org(rec: Recovery, name: str, description: str = "") -> Organization:
     with rec.audit.attempt("recovery.create_organization", Target("organization", name=name)) as ev:
-        check_name("name", name)
+        name = check_name("name", name)
         check_description("description", description)
         now = rec.clock.now()
         org = Organization(rec.new_id(), name, description, now, now)

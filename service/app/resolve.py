@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from service.domain.errors import InvalidArgument, NotFound
 from service.domain.ids import check_id
 from service.domain.models import Bucket, Organization, User
@@ -30,50 +32,64 @@ def auth_not_found(key: str) -> NotFound:
     )
 
 
-def org_ref(store: Store, org_id: str, org: str, *, required: bool = True) -> Organization | None:
-    """The org named by `org_id` or `org` (exactly one); NOT_FOUND if missing."""
+def _missing_org(org_id: str, org: str) -> NotFound:
+    if org_id:
+        return org_not_found(org_id)
+    return NotFound(
+        f"organization {org[:256]!r} not found",
+        reason="ORGANIZATION_NOT_FOUND",
+        metadata={"name": org[:256]},
+    )
+
+
+def _missing_user(user_id: str, user: str) -> NotFound:
+    if user_id:
+        return user_not_found(user_id)
+    return NotFound(
+        f"user {user[:256]!r} not found", reason="USER_NOT_FOUND", metadata={"name": user[:256]}
+    )
+
+
+def org_ref(
+    store: Store,
+    org_id: str,
+    org: str,
+    *,
+    required: bool = True,
+    visible: Callable[[str], bool] | None = None,
+) -> Organization | None:
+    """The org named by `org_id` or `org` (exactly one); NOT_FOUND if missing, and
+    the very same NOT_FOUND when `visible(id)` says the caller may not learn that
+    it exists (SPEC §4: existence does not leak)."""
     if org_id and org:
         raise InvalidArgument("org", "give org_id or org, not both")
+    if not org_id and not org:
+        if required:
+            raise InvalidArgument("org_id", "an organization is required (org_id or org)")
+        return None
     if org_id:
         check_id("org_id", org_id)
-        found = store.get_org(org_id)
-        if found is None:
-            raise org_not_found(org_id)
-        return found
-    if org:
-        found = store.get_org_by_name(org)
-        if found is None:
-            raise NotFound(
-                f"organization {org[:256]!r} not found",
-                reason="ORGANIZATION_NOT_FOUND",
-                metadata={"name": org[:256]},
-            )
-        return found
-    if required:
-        raise InvalidArgument("org_id", "an organization is required (org_id or org)")
-    return None
+    found = store.get_org(org_id) if org_id else store.get_org_by_name(org)
+    if found is None or (visible is not None and not visible(found.id)):
+        raise _missing_org(org_id, org)
+    return found
 
 
-def user_ref(store: Store, user_id: str, user: str) -> User | None:
-    """The user named by `user_id` or `user`, or None when neither is given."""
+def user_ref(
+    store: Store, user_id: str, user: str, *, visible: Callable[[str], bool] | None = None
+) -> User | None:
+    """The user named by `user_id` or `user`, or None when neither is given;
+    NOT_FOUND (the same for missing and invisible) otherwise."""
     if user_id and user:
         raise InvalidArgument("user", "give user_id or user, not both")
+    if not user_id and not user:
+        return None
     if user_id:
         check_id("user_id", user_id)
-        found = store.get_user(user_id)
-        if found is None:
-            raise user_not_found(user_id)
-        return found
-    if user:
-        found = store.get_user_by_name(user)
-        if found is None:
-            raise NotFound(
-                f"user {user[:256]!r} not found",
-                reason="USER_NOT_FOUND",
-                metadata={"name": user[:256]},
-            )
-        return found
-    return None
+    found = store.get_user(user_id) if user_id else store.get_user_by_name(user)
+    if found is None or (visible is not None and not visible(found.id)):
+        raise _missing_user(user_id, user)
+    return found
 
 
 def get_bucket(store: Store, bucket_id: str) -> Bucket:

@@ -2,8 +2,8 @@
 
 Every failure is the same UNAUTHENTICATED, and an unknown user costs a hash
 verification too, so neither the answer nor its timing tells whether the
-account exists. After THROTTLE_AFTER consecutive failures an account is
-throttled with exponential back-off (capped); a success resets it.
+account exists. Failures are throttled per account, and per name for names
+with no account (service/app/throttle.py).
 """
 
 from __future__ import annotations
@@ -14,14 +14,10 @@ from datetime import timedelta
 from service.domain.errors import Unauthenticated
 from service.domain.models import Session, Status, User
 from service.domain.tokens import TokenKind, token_digest
-from service.store.database import to_micros
 
+from . import throttle
 from .caller import Caller
 from .context import App
-from .users import verify
-
-THROTTLE_AFTER = 10
-THROTTLE_MAX_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -31,32 +27,28 @@ class SignInResult:
     user: User
 
 
-def _backoff_micros(failures: int) -> int:
-    """How long an account with this many consecutive failures is throttled."""
-    if failures < THROTTLE_AFTER:
-        return 0
-    exponent = min(failures - THROTTLE_AFTER, 16)  # no huge powers past the cap
-    return min(2**exponent, THROTTLE_MAX_SECONDS) * 1_000_000
-
-
 def sign_in(app: App, username: str, password: str) -> SignInResult:
     user = app.store.get_user_by_name(username) if username else None
     password_hash = app.store.password_hash(user.id) if user else None
     if user is None or password_hash is None:
+        # No account to sign in to: throttled like one, and costing a hash
+        # verification until then, so neither answer nor timing tells.
+        if throttle.name_throttled(app, username):
+            raise Unauthenticated()
         app.hasher.spend_like_verify(password)
+        throttle.record_name_failure(app, username)
         raise Unauthenticated()
-    _, throttled_until = app.store.signin_state(user.id)
-    now = app.clock.now()
-    if throttled_until > to_micros(now):
+    if throttle.account_throttled(app, user.id):
         raise Unauthenticated()
-    if not verify(app, password_hash, password) or user.status is not Status.ACTIVE:
-        app.store.record_signin_failure(user.id, to_micros(now), _backoff_micros)
+    if not throttle.verify(app, password_hash, password) or user.status is not Status.ACTIVE:
+        throttle.record_account_failure(app, user.id)
         raise Unauthenticated()
     token = app.new_token(TokenKind.SESSION)
+    now = app.clock.now()
     ttl = timedelta(minutes=app.settings.session_ttl_minutes)
     session = Session(app.new_id(), user.id, now, now + ttl)
     with app.write():
-        app.store.set_signin_state(user.id, 0, 0)
+        throttle.clear_account(app, user.id)
         app.store.create_session(session, token_digest(token))
     return SignInResult(token, session, user)
 

@@ -27,10 +27,10 @@ def allowed(app: App) -> bool:
 
 
 def setup(app: App, username: str, password: str, org: str, bucket: str) -> SetupResult:
-    check_name("username", username)
+    username = check_name("username", username)
     check_password("password", password)
-    check_name("org", org)
-    check_name("bucket", bucket)
+    org = check_name("org", org)
+    bucket = check_name("bucket", bucket)
     if not app.store.setup_allowed():  # cheap early answer; re-checked below
         raise _done()
     password_hash = app.hasher.hash(password)

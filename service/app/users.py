@@ -5,13 +5,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from argon2.exceptions import Argon2Error
-
-from service.domain.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from service.domain.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    LimitExceeded,
+    PermissionDenied,
+)
 from service.domain.ids import check_id
 from service.domain.models import Status, User
 from service.domain.permissions import Action, Permission, ResourceType
 
+from . import throttle
 from .caller import Caller
 from .context import App
 from .guards import ensure_instance_kept
@@ -36,7 +40,7 @@ def _status(field: str, status: int, default: Status | None = None) -> Status:
 
 def create(app: App, caller: Caller, name: str, password: str, status: int) -> User:
     caller.require(_user_perm(Action.WRITE))
-    check_name("name", name)
+    name = check_name("name", name)
     user_status = _status("status", status, Status.ACTIVE)
     password_hash = app.hasher.hash(check_password("password", password)) if password else None
     now = app.clock.now()
@@ -84,6 +88,8 @@ def update(
         if new_status is not None:
             if new_status is Status.INACTIVE:
                 ensure_instance_kept(app, lambda w: w[1] == user_id)
+                # Reactivation must not bring old sessions back: end them now.
+                app.store.delete_sessions_of(user_id)
             user = dataclasses.replace(user, status=new_status)
         return app.store.update_user(dataclasses.replace(user, update_time=app.clock.now()))
 
@@ -98,26 +104,46 @@ def delete(app: App, caller: Caller, user_id: str) -> None:
 def set_password(
     app: App, caller: Caller, user_id: str, old_password: str, new_password: str
 ) -> None:
-    """The user itself must give its old password; anyone else needs write:users/<id>."""
+    """SPEC §4. The self route: the user's own token or session with its old
+    password, always (also when the caller holds write:users/<own id>: a stolen
+    token must not lock the owner out). Old-password checks count toward the
+    sign-in throttle and are refused while it holds. A user with no password has
+    no self route. Everyone else resets: write:users/<id>, and, since a password
+    lets its holder sign in with the union of all the user's tokens, the caller
+    must cover every permission of those tokens (granting is coverage). A change
+    ends every session of the user but the caller's own."""
     check_id("id", user_id)
     check_password("new_password", new_password)
-    if caller.user_id == user_id:
-        current = app.store.password_hash(user_id)
-        if current is not None and not verify(app, current, old_password):
+    current = app.store.password_hash(user_id) if caller.user_id == user_id else None
+    if current is not None:
+        if throttle.account_throttled(app, user_id):
+            raise LimitExceeded(
+                "too many wrong passwords for this account; try again later",
+                metadata={"limit": "password_attempts"},
+            )
+        if not old_password:
+            raise FailedPrecondition(
+                "the old password is wrong: none was given", reason="WRONG_PASSWORD"
+            )
+        if not throttle.verify(app, current, old_password):
+            throttle.record_account_failure(app, user_id)
             raise FailedPrecondition("the old password is wrong", reason="WRONG_PASSWORD")
     else:
-        _visible(app, caller, user_id, Action.READ)
-        if not caller.holds(_user_perm(Action.WRITE, user_id)):
-            raise PermissionDenied(str(_user_perm(Action.WRITE, user_id)))
+        _visible(app, caller, user_id, Action.WRITE)
+        if caller.first_uncovered(app.store.user_token_permissions(user_id)) is not None:
+            raise PermissionDenied(
+                "",
+                message=(
+                    "permission denied: resetting this user's password needs every "
+                    "permission of the user's tokens (a password signs in with all of them)"
+                ),
+            )
     new_hash = app.hasher.hash(new_password)
     with app.write():
         if app.store.get_user(user_id) is None:
             raise user_not_found(user_id)
         app.store.set_password_hash(user_id, new_hash, app.clock.now())
-
-
-def verify(app: App, password_hash: str, password: str) -> bool:
-    try:
-        return app.hasher.verify(password_hash, password)
-    except Argon2Error:
-        return False
+        if current is not None:
+            throttle.clear_account(app, user_id)
+        own_session = caller.authorization_id if caller.is_session else ""
+        app.store.delete_sessions_of(user_id, except_session_id=own_session)

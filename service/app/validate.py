@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,13 +28,34 @@ def _has_control(text: str, allowed: str = "") -> bool:
     return any(unicodedata.category(c) in ("Cc", "Cs") and c not in allowed for c in text)
 
 
+# Characters that make two names look alike or hide what a name says: controls,
+# format characters (zero-width, BOM, bidi overrides), line/paragraph separators.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_ID_SHAPE = re.compile(r"[0-9a-fA-F]{16}")
+
+
 def check_name(field: str, value: str) -> str:
+    """A new name (create, rename, setup), NFC-normalised; returns the name to
+    store. Names that could be mistaken for another (SPEC §4) are refused:
+    leading/trailing whitespace, invisible characters, and the shape of an id
+    (an org named like another org's id). Lookups by name are not checked, so
+    rows stored before these rules keep working."""
     if not value or not value.strip():
         raise InvalidArgument(field, "must not be empty")
+    value = unicodedata.normalize("NFC", value)
     if len(value) > MAX_NAME:
         raise InvalidArgument(field, f"must be at most {MAX_NAME} characters")
-    if _has_control(value):
-        raise InvalidArgument(field, "must not contain control characters")
+    if value != value.strip():
+        raise InvalidArgument(field, "must not begin or end with whitespace")
+    for c in value:
+        if unicodedata.category(c) in _INVISIBLE_CATEGORIES:
+            raise InvalidArgument(
+                field,
+                f"must not contain control, format or separator characters "
+                f"(found U+{ord(c):04X})",
+            )
+    if _ID_SHAPE.fullmatch(value):
+        raise InvalidArgument(field, "must not look like an id (16 hexadecimal characters)")
     return value
 
 

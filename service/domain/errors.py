@@ -75,10 +75,12 @@ class PermissionDenied(AuthzdError):
     code = Code.PERMISSION_DENIED
     reason = "PERMISSION_DENIED"
 
-    def __init__(self, permission_text: str) -> None:
+    def __init__(self, permission_text: str, *, message: str = "") -> None:
+        """Names the permission the caller lacks, unless `message` says why in
+        words (where naming it would show what the caller cannot read)."""
         super().__init__(
-            f"permission denied: the caller lacks {permission_text}",
-            metadata={"permission": permission_text},
+            message or f"permission denied: the caller lacks {permission_text}",
+            metadata={"permission": permission_text} if permission_text else {},
         )
 
 

@@ -102,10 +102,14 @@ def match_permission(granted: Permission, requested: Permission) -> bool:
         return True  # 4. global
     if not granted.id:
         return requested.org_id == granted.org_id  # 5. org-wide
-    # 6. by id; unlike InfluxDB 2.x, two named orgs must agree
+    # 6. by id. A grant that names an org matches only requests that name that
+    # same org (InfluxDB 2.x ignores the org here). Without this, `orgs/O/users/U`
+    # would match `users/U`, and an org-scoped token could mint it and take over
+    # any user; with it, "the caller's set matches p" is exactly "the caller
+    # covers every request p matches" (see covers()).
     if requested.id != granted.id:
         return False
-    return not (granted.org_id and requested.org_id and granted.org_id != requested.org_id)
+    return not granted.org_id or requested.org_id == granted.org_id
 
 
 class PermissionSet:
@@ -147,7 +151,7 @@ class PermissionSet:
                 best = index
         if r.id:
             for index, org_id in self._by_id.get((r.action, r.type, r.id), ()):
-                if org_id and r.org_id and org_id != r.org_id:
+                if org_id and org_id != r.org_id:
                     continue
                 if best < 0 or index < best:
                     best = index
@@ -157,10 +161,17 @@ class PermissionSet:
     def allows(self, r: Permission) -> bool:
         return self.first_match(r) is not None
 
+    def covers(self, p: Permission) -> bool:
+        """Granting is coverage (SPEC §2): whether every request that `p` matches is
+        matched by a permission of this set. Under rule 6 as written this is the
+        same as "this set matches p, taken as a request" (proved by brute force in
+        tests/unit/test_coverage.py), so it costs one lookup."""
+        return self.first_match(p) is not None
+
     def first_missing(self, wanted: Iterable[Permission]) -> Permission | None:
         """The first of `wanted` this set does not cover, or None if it covers all."""
         for p in wanted:
-            if self.first_match(p) is None:
+            if not self.covers(p):
                 return p
         return None
 

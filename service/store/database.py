@@ -43,6 +43,7 @@ from .models import (
     OrganizationRow,
     Revision,
     SessionRow,
+    SigninThrottleRow,
     UserRow,
     database,
 )
@@ -155,6 +156,18 @@ def _sqlite(path: str) -> Database:
     return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
 
 
+def create_private_file(path: Path) -> None:
+    """Create the database file 0600 if it does not exist yet: it holds password
+    hashes and token digests. SQLite gives the -wal and -shm files it creates the
+    mode of the database file, so they are 0600 too. An existing file keeps
+    the mode its owner gave it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def _holds_authzd_schema(path: Path) -> bool | None:
     """Whether the SQLite file at path has our schema, read without writing a
     byte; None when it cannot be told this way (locked, no permission), and the
@@ -221,6 +234,11 @@ def open_store(
         # someone else's file before we could tell it is not ours.
         if not create and _holds_authzd_schema(path) is False:
             raise NoDatabase(f"{path}: holds no authzd database")
+        if create:
+            try:
+                create_private_file(path)
+            except OSError as exc:
+                raise StoreUnavailable(f"cannot create {path}: {exc.strerror}") from exc
         db = _sqlite(str(path))
     database.initialize(db)
     try:
@@ -459,6 +477,52 @@ class Store:
             raise StoreUnavailable() from exc
         return failures
 
+    def name_signin_state(self, key: str) -> tuple[int, int]:
+        """(failures, throttled-until micros) of a name with no account."""
+        row = SigninThrottleRow.get_or_none(SigninThrottleRow.key == key)
+        return (row.failures, row.throttled_until) if row else (0, 0)
+
+    def record_name_signin_failure(
+        self, key: str, now: int, backoff: Callable[[int], int]
+    ) -> int:
+        """record_signin_failure for a name with no account (see SigninThrottleRow)."""
+        try:
+            txn = self.db.atomic(lock_type="IMMEDIATE") if self.is_sqlite else self.db.atomic()
+            with txn:
+                SigninThrottleRow.insert(key=key, failures=1, last_failure=now).on_conflict(
+                    conflict_target=[SigninThrottleRow.key],
+                    update={
+                        SigninThrottleRow.failures: SigninThrottleRow.failures + 1,
+                        SigninThrottleRow.last_failure: now,
+                    },
+                ).execute()
+                failures = (
+                    SigninThrottleRow.select(SigninThrottleRow.failures)
+                    .where(SigninThrottleRow.key == key)
+                    .scalar()
+                ) or 0
+                delay = backoff(failures)
+                if delay:
+                    SigninThrottleRow.update(throttled_until=now + delay).where(
+                        SigninThrottleRow.key == key
+                    ).execute()
+        except (OperationalError, InterfaceError) as exc:
+            self._discard_connection()
+            raise StoreUnavailable() from exc
+        return failures
+
+    def purge_name_throttles(self, idle_since: int, now: int) -> int:
+        """Forget names whose last failure is older than idle_since and that are
+        not throttled now (housekeeping, so guessed names do not pile up)."""
+        return (
+            SigninThrottleRow.delete()
+            .where(
+                SigninThrottleRow.last_failure < idle_since,
+                SigninThrottleRow.throttled_until <= now,
+            )
+            .execute()
+        )
+
     # -- buckets -----------------------------------------------------------
 
     @staticmethod
@@ -597,9 +661,11 @@ class Store:
         AuthorizationRow.delete().where(AuthorizationRow.id == auth_id).execute()
 
     def active_instance_writers(self, now: datetime) -> list[tuple[str, str, str]]:
-        """(authorization id, user id, org id) of every usable write:instance token:
-        active, unexpired, owned by an active user."""
-        t = to_micros(now)
+        """(authorization id, user id, org id) of every write:instance token that
+        keeps the instance a way in: active, never expiring, owned by an active
+        user. A token with an expire_time does not count: it would leave the
+        instance without a way in when it lapses."""
+        del now  # kept for callers: the rule no longer depends on the time
         q = (
             AuthorizationRow.select(
                 AuthorizationRow.id, AuthorizationRow.user, AuthorizationRow.org
@@ -609,10 +675,18 @@ class Store:
                 AuthorizationRow.instance_writer == True,  # noqa: E712 (peewee expression)
                 AuthorizationRow.status == int(Status.ACTIVE),
                 UserRow.status == int(Status.ACTIVE),
-                (AuthorizationRow.expire_time.is_null()) | (AuthorizationRow.expire_time > t),
+                AuthorizationRow.expire_time.is_null(),
             )
         )
         return [(r.id, r.user_id, r.org_id) for r in q]
+
+    def user_token_permissions(self, user_id: str) -> list[Permission]:
+        """Every permission of every authorization of the user, whatever its status
+        or expiry (what a session of the user could ever hold)."""
+        rows = AuthorizationRow.select(AuthorizationRow.permissions).where(
+            AuthorizationRow.user == user_id
+        )
+        return [p for r in rows for p in decode_permissions(r.permissions)]
 
     def token_record(self, token_digest: str) -> TokenRecord | None:
         row = (
@@ -712,6 +786,14 @@ class Store:
 
     def delete_session(self, session_id: str) -> None:
         SessionRow.delete().where(SessionRow.id == session_id).execute()
+
+    def delete_sessions_of(self, user_id: str, except_session_id: str = "") -> int:
+        """End every session of a user (but one: the caller's own, for a self
+        password change). Call inside a write transaction."""
+        q = SessionRow.delete().where(SessionRow.user == user_id)
+        if except_session_id:
+            q = q.where(SessionRow.id != except_session_id)
+        return q.execute()
 
     def delete_expired_sessions(self, now: datetime) -> int:
         return SessionRow.delete().where(SessionRow.expire_time <= to_micros(now)).execute()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from peewee import Database, PostgresqlDatabase
 
-from .models import ALL_MODELS, Revision, SchemaMigration
+from .models import ALL_MODELS, Revision, SchemaMigration, SigninThrottleRow
 
 
 def _m0001_initial(db: Database) -> None:
@@ -17,8 +17,13 @@ def _m0001_initial(db: Database) -> None:
     Revision.insert(id=1, value=0).on_conflict_ignore().execute()
 
 
+def _m0002_signin_throttle(db: Database) -> None:
+    db.create_tables([SigninThrottleRow], safe=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Database], None]]] = [
     (1, _m0001_initial),
+    (2, _m0002_signin_throttle),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -107,4 +107,19 @@ class SessionRow(BaseModel):
         table_name = "session"
 
 
+class SigninThrottleRow(BaseModel):
+    """Failed sign-ins by a user name that has no account (or no password), so
+    that the 11th failure of an unknown name looks like that of a known one
+    (SPEC §4). Keyed by the SHA-256 of the name: the caller's text is not kept."""
+
+    key = CharField(max_length=64, primary_key=True)
+    failures = IntegerField(default=0)
+    throttled_until = BigIntegerField(default=0)
+    last_failure = BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "signin_throttle"
+
+
+# The tables of migration 1 (a released migration: never add to this list).
 ALL_MODELS = [Revision, OrganizationRow, UserRow, BucketRow, AuthorizationRow, SessionRow]

@@ -22,7 +22,7 @@ from authzd.v1 import (
     types_pb2,
     user_service_pb2,
 )
-from google.protobuf import field_mask_pb2
+from google.protobuf import field_mask_pb2, timestamp_pb2
 
 from service.app.clock import FakeClock
 from service.domain.permissions import (
@@ -411,8 +411,9 @@ def test_only_an_operator_token_creates_an_operator_token(world: World) -> None:
 def test_all_access_cannot_create_for_another_user(world: World) -> None:
     aa = world.all_access().token
     err = fails(world.create, perm(R, BUCKETS, world.org_a), user_id=world.bob, token=aa)
-    assert_error(err, grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
-    assert error_info(err).metadata["permission"] == f"write:users/{world.bob}"
+    # bob is invisible to this token: answered exactly as a missing user (issue 9).
+    assert_error(err, grpc.StatusCode.NOT_FOUND, "USER_NOT_FOUND")
+    assert error_info(err).metadata["id"] == world.bob
 
 
 # -- org isolation ------------------------------------------------------------------
@@ -429,12 +430,15 @@ def test_all_access_of_one_org_cannot_touch_another_org(world: World) -> None:
                  "AUTHORIZATION_NOT_FOUND")
     assert theirs not in world.list_ids(token=aa)
     assert mine in world.list_ids(token=aa)
-    assert world.list_ids(token=aa, org_id=g) == []
+    # globex is invisible to acme's token: the filter answers as for a missing org.
+    assert_error(fails(world.list_ids, token=aa, org_id=g), grpc.StatusCode.NOT_FOUND,
+                 "ORGANIZATION_NOT_FOUND")
     assert world.list_ids(token=aa, id=theirs) == []
 
+    # globex is invisible to acme's token: NOT_FOUND, as for a missing org (issue 9).
     err = fails(world.create, perm(R, BUCKETS, g), org_id=g, token=aa)
-    assert_error(err, grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
-    assert error_info(err).metadata["permission"] == f"write:orgs/{g}/authorizations"
+    assert_error(err, grpc.StatusCode.NOT_FOUND, "ORGANIZATION_NOT_FOUND")
+    assert g in err.details()  # the id the caller gave, nothing more
 
     err = fails(world.update, theirs, ["status"], token=aa, status=INACTIVE)
     assert_error(err, grpc.StatusCode.NOT_FOUND, "AUTHORIZATION_NOT_FOUND")
@@ -737,10 +741,17 @@ def test_visible_but_not_writable_is_permission_denied(world: World) -> None:
 
 
 def test_writer_with_the_pair_may_update_and_delete(world: World) -> None:
+    """The write pair and coverage of the target (SPEC §4): the writer holds
+    read:orgs/A/buckets, the target's only permission."""
     a, me = world.org_a, world.admin.user_id
     target = world.create(perm(R, BUCKETS, a)).authorization.id
-    writer = world.create(perm(R, AUTHS, a), perm(W, AUTHS, a),
-                          perm(R, USERS, "", me), perm(W, USERS, "", me)).token
+    pair_only = world.create(perm(R, AUTHS, a), perm(W, AUTHS, a),
+                             perm(R, USERS, "", me), perm(W, USERS, "", me)).token
+    err = fails(world.update, target, ["status"], token=pair_only, status=INACTIVE)
+    assert_error(err, grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
+    assert error_info(err).metadata["permission"] == f"read:orgs/{a}/buckets"
+    writer = world.create(perm(R, AUTHS, a), perm(W, AUTHS, a), perm(R, USERS, "", me),
+                          perm(W, USERS, "", me), perm(R, BUCKETS, a)).token
     assert world.update(target, ["status"], token=writer, status=INACTIVE).status == INACTIVE
     world.delete(target, token=writer)
     assert_error(fails(world.get, target), grpc.StatusCode.NOT_FOUND, "AUTHORIZATION_NOT_FOUND")
@@ -776,13 +787,13 @@ def test_last_operator_can_go_once_a_second_exists(world: World) -> None:
 
 
 def test_concurrent_removals_keep_one_operator(world: World) -> None:
-    a, me = world.org_a, world.admin.user_id
     operators = [world.admin.authorization_id] + [
         world.create(preset=pb.PRESET_OPERATOR).authorization.id for _ in range(5)
     ]
-    # Not an operator itself, but may update and delete the admin's tokens.
-    remover = world.create(perm(R, AUTHS, a), perm(W, AUTHS, a),
-                           perm(R, USERS, "", me), perm(W, USERS, "", me)).token
+    # An Operator token itself (it must cover what it removes), but one that
+    # expires, so it never counts as the way in.
+    expire = timestamp_pb2.Timestamp(seconds=int(START) + 3600)
+    remover = world.create(preset=pb.PRESET_OPERATOR, expire_time=expire).token
 
     def remove(i_and_id: tuple[int, str]) -> str:
         i, auth_id = i_and_id

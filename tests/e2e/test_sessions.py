@@ -251,8 +251,9 @@ def test_session_of_deactivated_user(client, admin) -> None:
         ),
         metadata=md(admin.token),
     )
+    # A deactivation ends the user's sessions (issue 9): the token is gone.
     r = check(client, session, own)
-    assert (r.allowed, r.reason) == (False, R.DECISION_REASON_USER_INACTIVE)
+    assert (r.allowed, r.reason) == (False, R.DECISION_REASON_TOKEN_UNKNOWN)
     with pytest.raises(grpc.RpcError) as exc:
         get_user(client, session, bob.id)
     assert_unauthenticated(exc)

@@ -157,9 +157,18 @@ def test_rule6_same_id_differing_orgs_denies() -> None:
     assert not matches(granted, Permission(R, ResourceType.BUCKETS, ORG_B, ID_X))
 
 
-def test_rule6_request_without_org_is_matched_by_id_grant_with_org() -> None:
+def test_rule6_id_grant_with_org_does_not_match_request_without_org() -> None:
+    """SPEC §2 rule 6 (this round): a grant that names an org never reaches outside
+    it, not even to a request that names no org. The old reading let an
+    All-Access token mint `orgs/O/users/<ada>`, which matched `users/<ada>`."""
     granted = Permission(R, ResourceType.BUCKETS, ORG_A, ID_X)
-    assert matches(granted, Permission(R, ResourceType.BUCKETS, id=ID_X))
+    assert not matches(granted, Permission(R, ResourceType.BUCKETS, id=ID_X))
+    assert matches(granted, Permission(R, ResourceType.BUCKETS, ORG_A, ID_X))
+
+
+def test_org_scoped_user_grant_does_not_match_user_requests() -> None:
+    granted = Permission(W, ResourceType.USERS, ORG_A, ID_X)
+    assert not matches(granted, Permission(W, ResourceType.USERS, id=ID_X))
 
 
 def test_rule6_id_grant_without_org_matches_request_with_any_org() -> None:
@@ -243,7 +252,11 @@ def test_first_match_skips_id_grant_of_other_org_and_finds_later_one() -> None:
     ps = PermissionSet([other_org, same_org])
     assert ps.first_match(Permission(R, ResourceType.BUCKETS, ORG_A, ID_X)) == same_org
     assert ps.first_match(Permission(R, ResourceType.BUCKETS, ORG_B, ID_X)) == other_org
-    assert ps.first_match(Permission(R, ResourceType.BUCKETS, id=ID_X)) == other_org
+    assert ps.first_match(Permission(R, ResourceType.BUCKETS, id=ID_X)) is None
+    no_org = Permission(R, ResourceType.BUCKETS, id=ID_X)
+    ps = PermissionSet([other_org, no_org, same_org])
+    assert ps.first_match(Permission(R, ResourceType.BUCKETS, ORG_A, ID_X)) == no_org
+    assert ps.first_match(Permission(R, ResourceType.BUCKETS, id=ID_X)) == no_org
 
 
 def test_empty_permission_set_matches_nothing() -> None:

@@ -71,11 +71,10 @@ SPEC_RULES: list[Rule] = [
     (lambda p, r: not _has_org(p) and not _has_id(p), lambda p, r: True),
     # 5. p has org, no id → yes iff r.org == p.org.
     (lambda p, r: _has_org(p) and not _has_id(p), lambda p, r: r.org_id == p.org_id),
-    # 6. p has id → yes iff r.id == p.id, unless both carry an org and the orgs differ.
-    (
-        lambda p, r: _has_id(p),
-        lambda p, r: r.id == p.id and not (_has_org(p) and _has_org(r) and p.org_id != r.org_id),
-    ),
+    # 6. p has id and no org → yes iff r.id == p.id (whatever r's org).
+    (lambda p, r: _has_id(p) and not _has_org(p), lambda p, r: r.id == p.id),
+    #    p has id and org → yes iff r.id == p.id and r.org == p.org.
+    (lambda p, r: _has_id(p), lambda p, r: r.id == p.id and r.org_id == p.org_id),
     # 7. otherwise no.
     (lambda p, r: True, lambda p, r: False),
 ]

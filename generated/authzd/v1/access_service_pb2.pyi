@@ -158,7 +158,9 @@ class BatchCheckAccessRequest(_message.Message):
     CHECKS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def checks(self) -> _containers.RepeatedCompositeFieldContainer[Global___CheckAccessRequest]:
-        """1 to 10,000 checks. More is INVALID_ARGUMENT."""
+        """0 to 10,000 checks (an empty batch gets an empty answer). More is
+        INVALID_ARGUMENT (metadata `field` = `checks`).
+        """
 
     def __init__(
         self,

@@ -36,7 +36,7 @@ class _PresetEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Preset.ValueTy
     """
     PRESET_ALL_ACCESS: _Preset.ValueType  # 2
     """Everything in org O for user U: `read:orgs/O`, read+write `users/U`, and
-    read+write `orgs/O/<type>` for the 20 other non-instance types (45 permissions).
+    read+write `orgs/O/<type>` for the 21 other non-instance types (45 permissions).
     """
 
 class Preset(_Preset, metaclass=_PresetEnumTypeWrapper):
@@ -50,7 +50,7 @@ PRESET_OPERATOR: Preset.ValueType  # 1
 """
 PRESET_ALL_ACCESS: Preset.ValueType  # 2
 """Everything in org O for user U: `read:orgs/O`, read+write `users/U`, and
-read+write `orgs/O/<type>` for the 20 other non-instance types (45 permissions).
+read+write `orgs/O/<type>` for the 21 other non-instance types (45 permissions).
 """
 Global___Preset: _TypeAlias = Preset  # noqa: Y015
 

@@ -72,9 +72,13 @@ class AuthorizationServiceServicer:
 
     def CreateAuthorization(self, request, context):
         """CreateAuthorization mints a token in org O for user U. The caller needs
-        `write:orgs/O/authorizations` and `write:users/U`, and must itself hold every
-        permission it grants (else PERMISSION_DENIED naming the first one it lacks);
-        so only an Operator token can create an Operator token.
+        `write:orgs/O/authorizations` and `write:users/U`, and must cover every
+        permission it grants: every request the new permission would match must be
+        matched by one of the caller's own (else PERMISSION_DENIED naming the first
+        one it lacks); so only an Operator token can create an Operator token. An
+        org or user the caller may not see answers NOT_FOUND exactly as a missing
+        one (an org is visible to a caller that can read it or holds a permission
+        reaching inside it; a user, to a caller holding `read:users/<id>`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -90,7 +94,8 @@ class AuthorizationServiceServicer:
 
     def ListAuthorizations(self, request, context):
         """ListAuthorizations lists the authorizations the caller may read, by id;
-        others are left out silently.
+        others are left out silently. A filter naming an org or user the caller may
+        not see answers NOT_FOUND, exactly as one naming a missing org or user.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -98,9 +103,12 @@ class AuthorizationServiceServicer:
 
     def UpdateAuthorization(self, request, context):
         """UpdateAuthorization changes status and/or description. Needs
-        `write:orgs/O/authorizations/<id>` and `write:users/U` (PERMISSION_DENIED
-        when visible but not writable). The last active authorization holding
-        `write:instance` cannot be deactivated (FAILED_PRECONDITION).
+        `write:orgs/O/authorizations/<id>` and `write:users/U`, and the caller must
+        cover every permission of the target (it could have created it): a token
+        never revives, deactivates, describes or deletes a stronger one. Visible
+        but not manageable: PERMISSION_DENIED. The last active, non-expiring
+        authorization holding `write:instance` (of an active user) cannot be
+        deactivated (FAILED_PRECONDITION).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

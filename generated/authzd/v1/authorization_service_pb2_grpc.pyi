@@ -38,9 +38,13 @@ class AuthorizationServiceStub:
     def __new__(cls, channel: _aio.Channel) -> AuthorizationServiceAsyncStub: ...
     CreateAuthorization: _grpc.UnaryUnaryMultiCallable[_authorization_service_pb2.CreateAuthorizationRequest, _authorization_service_pb2.CreateAuthorizationResponse]
     """CreateAuthorization mints a token in org O for user U. The caller needs
-    `write:orgs/O/authorizations` and `write:users/U`, and must itself hold every
-    permission it grants (else PERMISSION_DENIED naming the first one it lacks);
-    so only an Operator token can create an Operator token.
+    `write:orgs/O/authorizations` and `write:users/U`, and must cover every
+    permission it grants: every request the new permission would match must be
+    matched by one of the caller's own (else PERMISSION_DENIED naming the first
+    one it lacks); so only an Operator token can create an Operator token. An
+    org or user the caller may not see answers NOT_FOUND exactly as a missing
+    one (an org is visible to a caller that can read it or holds a permission
+    reaching inside it; a user, to a caller holding `read:users/<id>`).
     """
     GetAuthorization: _grpc.UnaryUnaryMultiCallable[_authorization_service_pb2.GetAuthorizationRequest, _authorization_service_pb2.GetAuthorizationResponse]
     """GetAuthorization returns one authorization the caller may read
@@ -48,13 +52,17 @@ class AuthorizationServiceStub:
     """
     ListAuthorizations: _grpc.UnaryUnaryMultiCallable[_authorization_service_pb2.ListAuthorizationsRequest, _authorization_service_pb2.ListAuthorizationsResponse]
     """ListAuthorizations lists the authorizations the caller may read, by id;
-    others are left out silently.
+    others are left out silently. A filter naming an org or user the caller may
+    not see answers NOT_FOUND, exactly as one naming a missing org or user.
     """
     UpdateAuthorization: _grpc.UnaryUnaryMultiCallable[_authorization_service_pb2.UpdateAuthorizationRequest, _authorization_service_pb2.UpdateAuthorizationResponse]
     """UpdateAuthorization changes status and/or description. Needs
-    `write:orgs/O/authorizations/<id>` and `write:users/U` (PERMISSION_DENIED
-    when visible but not writable). The last active authorization holding
-    `write:instance` cannot be deactivated (FAILED_PRECONDITION).
+    `write:orgs/O/authorizations/<id>` and `write:users/U`, and the caller must
+    cover every permission of the target (it could have created it): a token
+    never revives, deactivates, describes or deletes a stronger one. Visible
+    but not manageable: PERMISSION_DENIED. The last active, non-expiring
+    authorization holding `write:instance` (of an active user) cannot be
+    deactivated (FAILED_PRECONDITION).
     """
     DeleteAuthorization: _grpc.UnaryUnaryMultiCallable[_authorization_service_pb2.DeleteAuthorizationRequest, _authorization_service_pb2.DeleteAuthorizationResponse]
     """DeleteAuthorization removes a token for good; same permissions as Update."""
@@ -69,9 +77,13 @@ class AuthorizationServiceAsyncStub(AuthorizationServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateAuthorization: _aio.UnaryUnaryMultiCallable[_authorization_service_pb2.CreateAuthorizationRequest, _authorization_service_pb2.CreateAuthorizationResponse]  # type: ignore[assignment]
     """CreateAuthorization mints a token in org O for user U. The caller needs
-    `write:orgs/O/authorizations` and `write:users/U`, and must itself hold every
-    permission it grants (else PERMISSION_DENIED naming the first one it lacks);
-    so only an Operator token can create an Operator token.
+    `write:orgs/O/authorizations` and `write:users/U`, and must cover every
+    permission it grants: every request the new permission would match must be
+    matched by one of the caller's own (else PERMISSION_DENIED naming the first
+    one it lacks); so only an Operator token can create an Operator token. An
+    org or user the caller may not see answers NOT_FOUND exactly as a missing
+    one (an org is visible to a caller that can read it or holds a permission
+    reaching inside it; a user, to a caller holding `read:users/<id>`).
     """
     GetAuthorization: _aio.UnaryUnaryMultiCallable[_authorization_service_pb2.GetAuthorizationRequest, _authorization_service_pb2.GetAuthorizationResponse]  # type: ignore[assignment]
     """GetAuthorization returns one authorization the caller may read
@@ -79,13 +91,17 @@ class AuthorizationServiceAsyncStub(AuthorizationServiceStub):
     """
     ListAuthorizations: _aio.UnaryUnaryMultiCallable[_authorization_service_pb2.ListAuthorizationsRequest, _authorization_service_pb2.ListAuthorizationsResponse]  # type: ignore[assignment]
     """ListAuthorizations lists the authorizations the caller may read, by id;
-    others are left out silently.
+    others are left out silently. A filter naming an org or user the caller may
+    not see answers NOT_FOUND, exactly as one naming a missing org or user.
     """
     UpdateAuthorization: _aio.UnaryUnaryMultiCallable[_authorization_service_pb2.UpdateAuthorizationRequest, _authorization_service_pb2.UpdateAuthorizationResponse]  # type: ignore[assignment]
     """UpdateAuthorization changes status and/or description. Needs
-    `write:orgs/O/authorizations/<id>` and `write:users/U` (PERMISSION_DENIED
-    when visible but not writable). The last active authorization holding
-    `write:instance` cannot be deactivated (FAILED_PRECONDITION).
+    `write:orgs/O/authorizations/<id>` and `write:users/U`, and the caller must
+    cover every permission of the target (it could have created it): a token
+    never revives, deactivates, describes or deletes a stronger one. Visible
+    but not manageable: PERMISSION_DENIED. The last active, non-expiring
+    authorization holding `write:instance` (of an active user) cannot be
+    deactivated (FAILED_PRECONDITION).
     """
     DeleteAuthorization: _aio.UnaryUnaryMultiCallable[_authorization_service_pb2.DeleteAuthorizationRequest, _authorization_service_pb2.DeleteAuthorizationResponse]  # type: ignore[assignment]
     """DeleteAuthorization removes a token for good; same permissions as Update."""
@@ -103,9 +119,13 @@ class AuthorizationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_authorization_service_pb2.CreateAuthorizationResponse, _abc.Awaitable[_authorization_service_pb2.CreateAuthorizationResponse]]:
         """CreateAuthorization mints a token in org O for user U. The caller needs
-        `write:orgs/O/authorizations` and `write:users/U`, and must itself hold every
-        permission it grants (else PERMISSION_DENIED naming the first one it lacks);
-        so only an Operator token can create an Operator token.
+        `write:orgs/O/authorizations` and `write:users/U`, and must cover every
+        permission it grants: every request the new permission would match must be
+        matched by one of the caller's own (else PERMISSION_DENIED naming the first
+        one it lacks); so only an Operator token can create an Operator token. An
+        org or user the caller may not see answers NOT_FOUND exactly as a missing
+        one (an org is visible to a caller that can read it or holds a permission
+        reaching inside it; a user, to a caller holding `read:users/<id>`).
         """
 
     @_abc_1.abstractmethod
@@ -125,7 +145,8 @@ class AuthorizationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_authorization_service_pb2.ListAuthorizationsResponse, _abc.Awaitable[_authorization_service_pb2.ListAuthorizationsResponse]]:
         """ListAuthorizations lists the authorizations the caller may read, by id;
-        others are left out silently.
+        others are left out silently. A filter naming an org or user the caller may
+        not see answers NOT_FOUND, exactly as one naming a missing org or user.
         """
 
     @_abc_1.abstractmethod
@@ -135,9 +156,12 @@ class AuthorizationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_authorization_service_pb2.UpdateAuthorizationResponse, _abc.Awaitable[_authorization_service_pb2.UpdateAuthorizationResponse]]:
         """UpdateAuthorization changes status and/or description. Needs
-        `write:orgs/O/authorizations/<id>` and `write:users/U` (PERMISSION_DENIED
-        when visible but not writable). The last active authorization holding
-        `write:instance` cannot be deactivated (FAILED_PRECONDITION).
+        `write:orgs/O/authorizations/<id>` and `write:users/U`, and the caller must
+        cover every permission of the target (it could have created it): a token
+        never revives, deactivates, describes or deletes a stronger one. Visible
+        but not manageable: PERMISSION_DENIED. The last active, non-expiring
+        authorization holding `write:instance` (of an active user) cannot be
+        deactivated (FAILED_PRECONDITION).
         """
 
     @_abc_1.abstractmethod

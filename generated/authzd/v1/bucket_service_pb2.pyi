@@ -35,7 +35,7 @@ class CreateBucketRequest(_message.Message):
     org: _builtins.str
     """The organization's name, instead of org_id."""
     name: _builtins.str
-    """Name, unique in the organization, 1 to 256 characters, no control characters."""
+    """Name, unique in the organization; the same rules as an organization name."""
     description: _builtins.str
     """Free text, at most 1024 characters."""
     def __init__(

@@ -26,141 +26,222 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """Never sent."""
     ERROR_REASON_INVALID_ARGUMENT: _ErrorReason.ValueType  # 1
     """INVALID_ARGUMENT: a field is missing, too long, of the wrong shape or has an
-    unknown enum value; metadata `field` names it.
+    unknown enum value. Metadata: `field` names it (`{"field": "name"}`).
     """
     ERROR_REASON_INVALID_ID: _ErrorReason.ValueType  # 2
-    """INVALID_ARGUMENT: an id is not 16 lowercase hex characters (or is all zeros)."""
+    """INVALID_ARGUMENT: an id is not 16 lowercase hex characters (or is all zeros).
+    Metadata: `field` (`{"field": "org_id"}`).
+    """
     ERROR_REASON_INVALID_PERMISSION: _ErrorReason.ValueType  # 3
     """INVALID_ARGUMENT: a permission is incomplete or malformed (unspecified action
-    or type, malformed ids, an org other than the token's).
+    or type, malformed ids, an org other than the token's). Metadata: `field`
+    (`{"field": "permissions[0].resource.org_id"}`).
     """
     ERROR_REASON_INVALID_PAGE: _ErrorReason.ValueType  # 4
     """INVALID_ARGUMENT: page_token was not produced by this server for this list,
-    or page_size is negative.
+    or page_size is negative. Metadata: `field` (`{"field": "page_token"}`).
     """
     ERROR_REASON_INVALID_UPDATE_MASK: _ErrorReason.ValueType  # 5
-    """INVALID_ARGUMENT: update_mask names a field that cannot be updated."""
+    """INVALID_ARGUMENT: update_mask names a field that cannot be updated, or is
+    empty with nothing set. Metadata: `field` (`{"field": "update_mask"}`).
+    """
     ERROR_REASON_INVALID_PASSWORD: _ErrorReason.ValueType  # 6
-    """INVALID_ARGUMENT: a password is shorter than 8 or longer than 256 characters."""
+    """INVALID_ARGUMENT: a password is shorter than 8 or longer than 256 characters
+    (or holds NUL). Metadata: `field` (`{"field": "new_password"}`).
+    """
     ERROR_REASON_ORGANIZATION_NOT_FOUND: _ErrorReason.ValueType  # 7
-    """NOT_FOUND: no organization with that id or name (or not visible to the caller)."""
+    """NOT_FOUND: no organization with that id or name (or not visible to the
+    caller). Metadata: `id` or `name`, as given (`{"name": "acme"}`).
+    """
     ERROR_REASON_USER_NOT_FOUND: _ErrorReason.ValueType  # 8
-    """NOT_FOUND: no user with that id or name (or not visible to the caller)."""
+    """NOT_FOUND: no user with that id or name (or not visible to the caller).
+    Metadata: `id` or `name`, as given (`{"id": "0a1b2c3d4e5f6071"}`).
+    """
     ERROR_REASON_BUCKET_NOT_FOUND: _ErrorReason.ValueType  # 9
-    """NOT_FOUND: no bucket with that id (or not visible to the caller)."""
+    """NOT_FOUND: no bucket with that id (or not visible to the caller).
+    Metadata: `id` (`{"id": "1b2c3d4e5f607182"}`).
+    """
     ERROR_REASON_AUTHORIZATION_NOT_FOUND: _ErrorReason.ValueType  # 10
-    """NOT_FOUND: no authorization with that id (or not visible to the caller)."""
+    """NOT_FOUND: no authorization with that id (or not visible to the caller).
+    Metadata: `id` (`{"id": "2c3d4e5f60718293"}`).
+    """
     ERROR_REASON_ORGANIZATION_ALREADY_EXISTS: _ErrorReason.ValueType  # 11
-    """ALREADY_EXISTS: an organization with that name exists."""
+    """ALREADY_EXISTS: an organization with that name exists (the one answer that
+    tells a name is taken across the instance). Metadata: `name`
+    (`{"name": "acme"}`).
+    """
     ERROR_REASON_USER_ALREADY_EXISTS: _ErrorReason.ValueType  # 12
-    """ALREADY_EXISTS: a user with that name exists."""
+    """ALREADY_EXISTS: a user with that name exists. Metadata: `name`
+    (`{"name": "ada"}`).
+    """
     ERROR_REASON_BUCKET_ALREADY_EXISTS: _ErrorReason.ValueType  # 13
-    """ALREADY_EXISTS: a bucket with that name exists in the organization."""
+    """ALREADY_EXISTS: a bucket with that name exists in the organization.
+    Metadata: `name`, `org_id` (`{"name": "telemetry", "org_id":
+    "0a1b2c3d4e5f6071"}`).
+    """
     ERROR_REASON_SETUP_ALREADY_DONE: _ErrorReason.ValueType  # 14
-    """FAILED_PRECONDITION: Setup was already done (there are users or organizations)."""
+    """FAILED_PRECONDITION: Setup was already done (there are users or
+    organizations). No metadata.
+    """
     ERROR_REASON_LAST_OPERATOR: _ErrorReason.ValueType  # 15
-    """FAILED_PRECONDITION: the change would deactivate or delete the last active
-    authorization holding `write:instance`; create another Operator token first.
+    """FAILED_PRECONDITION: the change would deactivate or delete the last active,
+    non-expiring authorization holding `write:instance` of an active user;
+    create another Operator token first. No metadata.
     """
     ERROR_REASON_UNAUTHENTICATED: _ErrorReason.ValueType  # 16
     """UNAUTHENTICATED: no credentials, or credentials that are unknown, malformed,
     inactive, expired or whose user is inactive. Always "unauthorized access".
+    No metadata.
     """
     ERROR_REASON_PERMISSION_DENIED: _ErrorReason.ValueType  # 17
-    """PERMISSION_DENIED: the caller lacks a permission; metadata `permission` names
-    the first one it lacks.
+    """PERMISSION_DENIED: the caller lacks a permission, or does not cover one it
+    grants or manages. Metadata: `permission`, the first one it lacks, in text
+    form (`{"permission": "write:orgs/0a1b2c3d4e5f6071/authorizations"}`); left
+    out when naming it would show what the caller cannot read (a password
+    reset over another org's tokens).
     """
     ERROR_REASON_STORE_UNAVAILABLE: _ErrorReason.ValueType  # 18
     """UNAVAILABLE: the store cannot be reached; retry with back-off. The service
-    never answers "allowed" when it cannot decide.
+    never answers "allowed" when it cannot decide. No metadata.
     """
     ERROR_REASON_INTERNAL: _ErrorReason.ValueType  # 19
-    """INTERNAL: an unexpected server fault; the log has the request id."""
+    """INTERNAL: an unexpected server fault; the log has the request id. No metadata."""
     ERROR_REASON_BUCKET_NOT_IN_ORG: _ErrorReason.ValueType  # 20
     """INVALID_ARGUMENT: a bucket permission names a bucket that is not in the
-    authorization's organization.
+    authorization's organization (missing or elsewhere: the same answer).
+    Metadata: `field` (`{"field": "permissions[0].resource.id"}`).
     """
     ERROR_REASON_INVALID_EXPIRE_TIME: _ErrorReason.ValueType  # 21
-    """INVALID_ARGUMENT: expire_time is in the past."""
+    """INVALID_ARGUMENT: expire_time is not in the future. Metadata: `field`
+    (`{"field": "expire_time"}`).
+    """
     ERROR_REASON_LIMIT_EXCEEDED: _ErrorReason.ValueType  # 22
-    """RESOURCE_EXHAUSTED: too many checks in one BatchCheckAccess, or too many
-    requests in flight.
+    """RESOURCE_EXHAUSTED: a request over its size limit (metadata `limit_bytes`,
+    `size_bytes`: `{"limit_bytes": "65536", "size_bytes": "70000"}`); too many
+    password checks in progress (no metadata; retry shortly); or too many wrong
+    old passwords for the account (metadata `{"limit": "password_attempts"}`;
+    retry after the throttle, at most 5 minutes). Too many checks in one batch
+    is INVALID_ARGUMENT; too many requests in flight is grpc's own
+    RESOURCE_EXHAUSTED without ErrorInfo.
     """
     ERROR_REASON_WRONG_PASSWORD: _ErrorReason.ValueType  # 23
-    """FAILED_PRECONDITION: the old password given to SetPassword is wrong."""
+    """FAILED_PRECONDITION: the old password given to SetPassword is wrong or
+    missing. No metadata.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """ErrorReason is the catalogue of reasons carried by every error authzd returns,
     in a `google.rpc.ErrorInfo` detail with domain `authzd` and `reason` set to the
     value's name (e.g. `ERROR_REASON_USER_NOT_FOUND`). ErrorInfo.metadata adds
-    context: `field` (the request field at fault), `permission` (text form),
-    `id`, `name`. Reasons are stable; new ones may be added.
+    context; each value below lists its keys with an example. Reasons are stable;
+    new ones may be added. An org, user, bucket or token the caller may not see is
+    answered exactly as a missing one: metadata repeats only what the request gave.
     """
 
 ERROR_REASON_UNSPECIFIED: ErrorReason.ValueType  # 0
 """Never sent."""
 ERROR_REASON_INVALID_ARGUMENT: ErrorReason.ValueType  # 1
 """INVALID_ARGUMENT: a field is missing, too long, of the wrong shape or has an
-unknown enum value; metadata `field` names it.
+unknown enum value. Metadata: `field` names it (`{"field": "name"}`).
 """
 ERROR_REASON_INVALID_ID: ErrorReason.ValueType  # 2
-"""INVALID_ARGUMENT: an id is not 16 lowercase hex characters (or is all zeros)."""
+"""INVALID_ARGUMENT: an id is not 16 lowercase hex characters (or is all zeros).
+Metadata: `field` (`{"field": "org_id"}`).
+"""
 ERROR_REASON_INVALID_PERMISSION: ErrorReason.ValueType  # 3
 """INVALID_ARGUMENT: a permission is incomplete or malformed (unspecified action
-or type, malformed ids, an org other than the token's).
+or type, malformed ids, an org other than the token's). Metadata: `field`
+(`{"field": "permissions[0].resource.org_id"}`).
 """
 ERROR_REASON_INVALID_PAGE: ErrorReason.ValueType  # 4
 """INVALID_ARGUMENT: page_token was not produced by this server for this list,
-or page_size is negative.
+or page_size is negative. Metadata: `field` (`{"field": "page_token"}`).
 """
 ERROR_REASON_INVALID_UPDATE_MASK: ErrorReason.ValueType  # 5
-"""INVALID_ARGUMENT: update_mask names a field that cannot be updated."""
+"""INVALID_ARGUMENT: update_mask names a field that cannot be updated, or is
+empty with nothing set. Metadata: `field` (`{"field": "update_mask"}`).
+"""
 ERROR_REASON_INVALID_PASSWORD: ErrorReason.ValueType  # 6
-"""INVALID_ARGUMENT: a password is shorter than 8 or longer than 256 characters."""
+"""INVALID_ARGUMENT: a password is shorter than 8 or longer than 256 characters
+(or holds NUL). Metadata: `field` (`{"field": "new_password"}`).
+"""
 ERROR_REASON_ORGANIZATION_NOT_FOUND: ErrorReason.ValueType  # 7
-"""NOT_FOUND: no organization with that id or name (or not visible to the caller)."""
+"""NOT_FOUND: no organization with that id or name (or not visible to the
+caller). Metadata: `id` or `name`, as given (`{"name": "acme"}`).
+"""
 ERROR_REASON_USER_NOT_FOUND: ErrorReason.ValueType  # 8
-"""NOT_FOUND: no user with that id or name (or not visible to the caller)."""
+"""NOT_FOUND: no user with that id or name (or not visible to the caller).
+Metadata: `id` or `name`, as given (`{"id": "0a1b2c3d4e5f6071"}`).
+"""
 ERROR_REASON_BUCKET_NOT_FOUND: ErrorReason.ValueType  # 9
-"""NOT_FOUND: no bucket with that id (or not visible to the caller)."""
+"""NOT_FOUND: no bucket with that id (or not visible to the caller).
+Metadata: `id` (`{"id": "1b2c3d4e5f607182"}`).
+"""
 ERROR_REASON_AUTHORIZATION_NOT_FOUND: ErrorReason.ValueType  # 10
-"""NOT_FOUND: no authorization with that id (or not visible to the caller)."""
+"""NOT_FOUND: no authorization with that id (or not visible to the caller).
+Metadata: `id` (`{"id": "2c3d4e5f60718293"}`).
+"""
 ERROR_REASON_ORGANIZATION_ALREADY_EXISTS: ErrorReason.ValueType  # 11
-"""ALREADY_EXISTS: an organization with that name exists."""
+"""ALREADY_EXISTS: an organization with that name exists (the one answer that
+tells a name is taken across the instance). Metadata: `name`
+(`{"name": "acme"}`).
+"""
 ERROR_REASON_USER_ALREADY_EXISTS: ErrorReason.ValueType  # 12
-"""ALREADY_EXISTS: a user with that name exists."""
+"""ALREADY_EXISTS: a user with that name exists. Metadata: `name`
+(`{"name": "ada"}`).
+"""
 ERROR_REASON_BUCKET_ALREADY_EXISTS: ErrorReason.ValueType  # 13
-"""ALREADY_EXISTS: a bucket with that name exists in the organization."""
+"""ALREADY_EXISTS: a bucket with that name exists in the organization.
+Metadata: `name`, `org_id` (`{"name": "telemetry", "org_id":
+"0a1b2c3d4e5f6071"}`).
+"""
 ERROR_REASON_SETUP_ALREADY_DONE: ErrorReason.ValueType  # 14
-"""FAILED_PRECONDITION: Setup was already done (there are users or organizations)."""
+"""FAILED_PRECONDITION: Setup was already done (there are users or
+organizations). No metadata.
+"""
 ERROR_REASON_LAST_OPERATOR: ErrorReason.ValueType  # 15
-"""FAILED_PRECONDITION: the change would deactivate or delete the last active
-authorization holding `write:instance`; create another Operator token first.
+"""FAILED_PRECONDITION: the change would deactivate or delete the last active,
+non-expiring authorization holding `write:instance` of an active user;
+create another Operator token first. No metadata.
 """
 ERROR_REASON_UNAUTHENTICATED: ErrorReason.ValueType  # 16
 """UNAUTHENTICATED: no credentials, or credentials that are unknown, malformed,
 inactive, expired or whose user is inactive. Always "unauthorized access".
+No metadata.
 """
 ERROR_REASON_PERMISSION_DENIED: ErrorReason.ValueType  # 17
-"""PERMISSION_DENIED: the caller lacks a permission; metadata `permission` names
-the first one it lacks.
+"""PERMISSION_DENIED: the caller lacks a permission, or does not cover one it
+grants or manages. Metadata: `permission`, the first one it lacks, in text
+form (`{"permission": "write:orgs/0a1b2c3d4e5f6071/authorizations"}`); left
+out when naming it would show what the caller cannot read (a password
+reset over another org's tokens).
 """
 ERROR_REASON_STORE_UNAVAILABLE: ErrorReason.ValueType  # 18
 """UNAVAILABLE: the store cannot be reached; retry with back-off. The service
-never answers "allowed" when it cannot decide.
+never answers "allowed" when it cannot decide. No metadata.
 """
 ERROR_REASON_INTERNAL: ErrorReason.ValueType  # 19
-"""INTERNAL: an unexpected server fault; the log has the request id."""
+"""INTERNAL: an unexpected server fault; the log has the request id. No metadata."""
 ERROR_REASON_BUCKET_NOT_IN_ORG: ErrorReason.ValueType  # 20
 """INVALID_ARGUMENT: a bucket permission names a bucket that is not in the
-authorization's organization.
+authorization's organization (missing or elsewhere: the same answer).
+Metadata: `field` (`{"field": "permissions[0].resource.id"}`).
 """
 ERROR_REASON_INVALID_EXPIRE_TIME: ErrorReason.ValueType  # 21
-"""INVALID_ARGUMENT: expire_time is in the past."""
+"""INVALID_ARGUMENT: expire_time is not in the future. Metadata: `field`
+(`{"field": "expire_time"}`).
+"""
 ERROR_REASON_LIMIT_EXCEEDED: ErrorReason.ValueType  # 22
-"""RESOURCE_EXHAUSTED: too many checks in one BatchCheckAccess, or too many
-requests in flight.
+"""RESOURCE_EXHAUSTED: a request over its size limit (metadata `limit_bytes`,
+`size_bytes`: `{"limit_bytes": "65536", "size_bytes": "70000"}`); too many
+password checks in progress (no metadata; retry shortly); or too many wrong
+old passwords for the account (metadata `{"limit": "password_attempts"}`;
+retry after the throttle, at most 5 minutes). Too many checks in one batch
+is INVALID_ARGUMENT; too many requests in flight is grpc's own
+RESOURCE_EXHAUSTED without ErrorInfo.
 """
 ERROR_REASON_WRONG_PASSWORD: ErrorReason.ValueType  # 23
-"""FAILED_PRECONDITION: the old password given to SetPassword is wrong."""
+"""FAILED_PRECONDITION: the old password given to SetPassword is wrong or
+missing. No metadata.
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

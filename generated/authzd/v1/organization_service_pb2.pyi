@@ -29,7 +29,10 @@ class CreateOrganizationRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Unique name, 1 to 256 characters, no control characters."""
+    """Unique name, 1 to 256 characters after NFC normalisation; no leading or
+    trailing whitespace, no control, format or separator characters, not of the
+    id shape (16 hex characters). Else INVALID_ARGUMENT naming this field.
+    """
     description: _builtins.str
     """Free text, at most 1024 characters."""
     def __init__(

@@ -67,13 +67,13 @@ class SetupRequest(_message.Message):
     ORG_FIELD_NUMBER: _builtins.int
     BUCKET_FIELD_NUMBER: _builtins.int
     username: _builtins.str
-    """The first user's name, 1 to 256 characters."""
+    """The first user's name (the rules of CreateUserRequest.name)."""
     password: _builtins.str
     """The first user's password, 8 to 256 characters."""
     org: _builtins.str
-    """The first organization's name, 1 to 256 characters."""
+    """The first organization's name (the rules of CreateOrganizationRequest.name)."""
     bucket: _builtins.str
-    """The first bucket's name, 1 to 256 characters."""
+    """The first bucket's name (the rules of CreateOrganizationRequest.name)."""
     def __init__(
         self,
         *,

@@ -210,7 +210,9 @@ class Resource(_message.Message):
     """
     org_id: _builtins.str
     """The organization the resource belongs to: 16 lowercase hex characters, not
-    all zeros. Empty means "any organization" in a grant, "no org named" in a request.
+    all zeros. Empty means "any organization" in a grant, "no org named" in a
+    request. A grant that names an org and an id matches only requests naming
+    that same org and id (never a request that names no org).
     """
     name: _builtins.str
     """Output only: the resource's name when the server knows it (buckets, orgs,

@@ -30,7 +30,10 @@ class CreateUserRequest(_message.Message):
     PASSWORD_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Unique name, 1 to 256 characters, no control characters."""
+    """Unique name, 1 to 256 characters after NFC normalisation; no leading or
+    trailing whitespace, no control, format or separator characters, not of the
+    id shape (16 hex characters). Else INVALID_ARGUMENT naming this field.
+    """
     password: _builtins.str
     """Optional password, 8 to 256 characters; empty means none (cannot sign in)."""
     status: _types_pb2.Status.ValueType
@@ -283,8 +286,8 @@ class SetPasswordRequest(_message.Message):
     id: _builtins.str
     """The user's id."""
     old_password: _builtins.str
-    """The current password; required when the caller changes its own password
-    without holding `write:users/<id>`.
+    """The current password; required whenever the caller changes its own
+    password (FAILED_PRECONDITION WRONG_PASSWORD when missing or wrong).
     """
     new_password: _builtins.str
     """The new password, 8 to 256 characters, never truncated."""

@@ -96,7 +96,11 @@ class UserServiceServicer:
 
     def UpdateUser(self, request, context):
         """UpdateUser changes name and/or status; needs `write:users/<id>`.
-        Deactivating a user denies all its tokens at once (USER_INACTIVE).
+        Deactivating a user denies all its tokens at once (USER_INACTIVE), in every
+        org, and ends all its sessions (reactivating does not bring them back).
+        Names are NFC-normalised; leading/trailing whitespace, control, format
+        (zero-width, bidi) and line/paragraph separator characters, and names of
+        the id shape (16 hex) are INVALID_ARGUMENT.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -112,8 +116,14 @@ class UserServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetPassword(self, request, context):
-        """SetPassword sets a user's password: by a caller holding `write:users/<id>`,
-        or by the user itself with its old password.
+        """SetPassword sets a user's password. The user itself (its own token or
+        session) always gives its old password, even when it holds
+        `write:users/<id>`; wrong old passwords count toward the same per-account
+        throttle as SignIn (RESOURCE_EXHAUSTED while it holds). A user with no
+        password has no self route. Anyone else resets: `write:users/<id>` and
+        coverage of every permission of the user's tokens (a password signs in with
+        all of them), else PERMISSION_DENIED. A change ends every session of the
+        user except the caller's own.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -43,7 +43,11 @@ class UserServiceStub:
     """ListUsers lists the users the caller may read, by id."""
     UpdateUser: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.UpdateUserRequest, _user_service_pb2.UpdateUserResponse]
     """UpdateUser changes name and/or status; needs `write:users/<id>`.
-    Deactivating a user denies all its tokens at once (USER_INACTIVE).
+    Deactivating a user denies all its tokens at once (USER_INACTIVE), in every
+    org, and ends all its sessions (reactivating does not bring them back).
+    Names are NFC-normalised; leading/trailing whitespace, control, format
+    (zero-width, bidi) and line/paragraph separator characters, and names of
+    the id shape (16 hex) are INVALID_ARGUMENT.
     """
     DeleteUser: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.DeleteUserRequest, _user_service_pb2.DeleteUserResponse]
     """DeleteUser deletes the user with its authorizations and sessions in one
@@ -51,8 +55,14 @@ class UserServiceStub:
     would remove the last active Operator token.
     """
     SetPassword: _grpc.UnaryUnaryMultiCallable[_user_service_pb2.SetPasswordRequest, _user_service_pb2.SetPasswordResponse]
-    """SetPassword sets a user's password: by a caller holding `write:users/<id>`,
-    or by the user itself with its old password.
+    """SetPassword sets a user's password. The user itself (its own token or
+    session) always gives its old password, even when it holds
+    `write:users/<id>`; wrong old passwords count toward the same per-account
+    throttle as SignIn (RESOURCE_EXHAUSTED while it holds). A user with no
+    password has no self route. Anyone else resets: `write:users/<id>` and
+    coverage of every permission of the user's tokens (a password signs in with
+    all of them), else PERMISSION_DENIED. A change ends every session of the
+    user except the caller's own.
     """
 
 @_typing.type_check_only
@@ -70,7 +80,11 @@ class UserServiceAsyncStub(UserServiceStub):
     """ListUsers lists the users the caller may read, by id."""
     UpdateUser: _aio.UnaryUnaryMultiCallable[_user_service_pb2.UpdateUserRequest, _user_service_pb2.UpdateUserResponse]  # type: ignore[assignment]
     """UpdateUser changes name and/or status; needs `write:users/<id>`.
-    Deactivating a user denies all its tokens at once (USER_INACTIVE).
+    Deactivating a user denies all its tokens at once (USER_INACTIVE), in every
+    org, and ends all its sessions (reactivating does not bring them back).
+    Names are NFC-normalised; leading/trailing whitespace, control, format
+    (zero-width, bidi) and line/paragraph separator characters, and names of
+    the id shape (16 hex) are INVALID_ARGUMENT.
     """
     DeleteUser: _aio.UnaryUnaryMultiCallable[_user_service_pb2.DeleteUserRequest, _user_service_pb2.DeleteUserResponse]  # type: ignore[assignment]
     """DeleteUser deletes the user with its authorizations and sessions in one
@@ -78,8 +92,14 @@ class UserServiceAsyncStub(UserServiceStub):
     would remove the last active Operator token.
     """
     SetPassword: _aio.UnaryUnaryMultiCallable[_user_service_pb2.SetPasswordRequest, _user_service_pb2.SetPasswordResponse]  # type: ignore[assignment]
-    """SetPassword sets a user's password: by a caller holding `write:users/<id>`,
-    or by the user itself with its old password.
+    """SetPassword sets a user's password. The user itself (its own token or
+    session) always gives its old password, even when it holds
+    `write:users/<id>`; wrong old passwords count toward the same per-account
+    throttle as SignIn (RESOURCE_EXHAUSTED while it holds). A user with no
+    password has no self route. Anyone else resets: `write:users/<id>` and
+    coverage of every permission of the user's tokens (a password signs in with
+    all of them), else PERMISSION_DENIED. A change ends every session of the
+    user except the caller's own.
     """
 
 class UserServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -118,7 +138,11 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_user_service_pb2.UpdateUserResponse, _abc.Awaitable[_user_service_pb2.UpdateUserResponse]]:
         """UpdateUser changes name and/or status; needs `write:users/<id>`.
-        Deactivating a user denies all its tokens at once (USER_INACTIVE).
+        Deactivating a user denies all its tokens at once (USER_INACTIVE), in every
+        org, and ends all its sessions (reactivating does not bring them back).
+        Names are NFC-normalised; leading/trailing whitespace, control, format
+        (zero-width, bidi) and line/paragraph separator characters, and names of
+        the id shape (16 hex) are INVALID_ARGUMENT.
         """
 
     @_abc_1.abstractmethod
@@ -138,8 +162,14 @@ class UserServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _user_service_pb2.SetPasswordRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_user_service_pb2.SetPasswordResponse, _abc.Awaitable[_user_service_pb2.SetPasswordResponse]]:
-        """SetPassword sets a user's password: by a caller holding `write:users/<id>`,
-        or by the user itself with its old password.
+        """SetPassword sets a user's password. The user itself (its own token or
+        session) always gives its old password, even when it holds
+        `write:users/<id>`; wrong old passwords count toward the same per-account
+        throttle as SignIn (RESOURCE_EXHAUSTED while it holds). A user with no
+        password has no self route. Anyone else resets: `write:users/<id>` and
+        coverage of every permission of the user's tokens (a password signs in with
+        all of them), else PERMISSION_DENIED. A change ends every session of the
+        user except the caller's own.
         """
 
 def add_UserServiceServicer_to_server(servicer: UserServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
