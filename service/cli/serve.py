@@ -279,13 +279,29 @@ class ConsoleAuditSink:
         pass
 
 
+class _Shown:
+    """A value the console renderer prints as `text` (it prints repr() of
+    anything that is not a plain string)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def _safe(value: object) -> object:
     """What the JSON line escaped stays escaped: a name must not end a line or
-    start another on the terminal either."""
+    start another on the terminal either. Such strings, lists and objects are
+    shown as JSON (ASCII)."""
     if isinstance(value, str):
-        return value if value.isascii() and value.isprintable() else json.dumps(value)
+        if value.isascii() and value.isprintable():
+            return value
+        return _Shown(json.dumps(value, ensure_ascii=True))
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+        return _Shown(json.dumps(value, ensure_ascii=True, separators=(",", ":")))
     return value
 
 

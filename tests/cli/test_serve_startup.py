@@ -177,3 +177,25 @@ def test_license_and_changelog() -> None:
     changelog = (root / "CHANGELOG.md").read_text()
     assert "## [0.1.0]" in changelog
     assert os.path.getsize(root / "LICENSE") > 10_000
+
+
+def test_console_audit_sink_keeps_escapes(capsys: pytest.CaptureFixture[str]) -> None:
+    """Item 18: rendering for the terminal must not undo the JSON line's escapes:
+    a name with a newline (or U+2028) stays on one line, visibly escaped."""
+    import json as jsonlib
+
+    from service.cli.serve import ConsoleAuditSink
+
+    line = jsonlib.dumps({
+        "time": "2027-01-15T08:00:01.500000Z", "event": "audit", "request_id": "r-1",
+        "peer": "local", "caller_authorization_id": None, "caller_user_id": None,
+        "action": "user.create", "target": {"type": "user", "name": "eve\nFAKE\u2028x"},
+        "outcome": "success", "reason": "", "update_mask": ["name", "status"],
+    }, ensure_ascii=True) + "\n"
+    ConsoleAuditSink().write(line)
+    out = capsys.readouterr().err
+    assert out.count("\n") == 1 and "\u2028" not in out, out
+    assert out.startswith("2027-01-15T08:00:01.500000Z [audit")
+    assert "user.create success" in out
+    assert 'target_name="eve\\nFAKE\\u2028x"' in out
+    assert 'update_mask=["name","status"]' in out and "caller_user_id" not in out
