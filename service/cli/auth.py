@@ -11,7 +11,15 @@ from typing import Any
 from service.domain.permissions import Action, Permission, ResourceType
 
 from . import output
-from .common import add_org_flags, add_page_size, id_flag, org_choice, pages
+from .common import (
+    add_org_flags,
+    add_page_size,
+    id_flag,
+    org_choice,
+    org_name,
+    org_names_in_errors,
+    pages,
+)
 from .config import resolve_target
 from .errors import CliError
 from .rpc import Client
@@ -29,7 +37,20 @@ _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
 def _flag(action: Action, t: ResourceType) -> str:
+    # Org-wide buckets are spelled `--read-all-buckets`: `--read-buckets` was one
+    # letter from `--read-bucket ID` and silently granted every bucket.
+    if t is ResourceType.BUCKETS:
+        return f"--{action.spelling}-all-buckets"
     return f"--{action.spelling}-{t.spelling}"
+
+
+class _NearMiss(argparse.Action):
+    """`--read-buckets` / `--write-buckets`: refused with the two spellings it may mean."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        action = option.removeprefix("--").split("-")[0]
+        raise CliError(f"{option} is not a flag: --{action}-bucket ID grants one bucket, "
+                       f"--{action}-all-buckets every bucket of the organization")
 
 
 def _dest(action: Action, t: ResourceType) -> str:
@@ -37,13 +58,19 @@ def _dest(action: Action, t: ResourceType) -> str:
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    auth = sub.add_parser("auth", help="API tokens: create, list, active, inactive, delete",
+    auth = sub.add_parser("auth", help="API tokens: create, list, show, active, inactive, "
+                          "delete",
                           description="Manage API tokens (authorizations).")
     verbs = auth.add_subparsers(dest="verb", required=True, metavar="COMMAND")
     _add_create(verbs, common)
 
     p = verbs.add_parser("list", parents=[common], help="list the tokens this token may read",
-                         description="List tokens (every page), optionally filtered.")
+                         description="List tokens (every page), optionally filtered: one line "
+                         "a token, its Kind (Operator, All-Access or Custom, with the number "
+                         "of permissions) and a permission summary. " + output.LAST_USED_NOTE)
+    p.add_argument("--permissions", action="store_true",
+                   help="one line per permission instead of the summary (or see `authzd auth "
+                        "show --id ID`)")
     p.add_argument("--id", help="only the token with this ID")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--user", help="only tokens owned by this user (name)")
@@ -51,6 +78,12 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     add_org_flags(p, "only tokens of this organization", default_note=False)
     add_page_size(p)
     p.set_defaults(func=run_list)
+
+    p = verbs.add_parser("show", parents=[common], help="one token with all its permissions",
+                         description="Show one token: every field and every permission. "
+                         + output.LAST_USED_NOTE)
+    p.add_argument("--id", required=True, help="the token's ID (see `authzd auth list`)")
+    p.set_defaults(func=run_show)
 
     for verb, text in (("active", "activate a token"), ("inactive", "deactivate a token "
                        "(it is refused with TOKEN_INACTIVE until activated again)")):
@@ -72,12 +105,15 @@ def _add_create(verbs: argparse._SubParsersAction, common: argparse.ArgumentPars
         help="mint a token (shown once)",
         usage="authzd auth create (--org NAME | --org-id ID) [--user NAME | --user-id ID] "
         "[--description TEXT] [--expires-in DURATION] (--operator | --all-access | "
-        "--read-bucket ID ... | --write-bucket ID ... | --read-<type> ... | --write-<type> ...)",
+        "--read-bucket ID ... | --write-bucket ID ... | --read-all-buckets | --read-<type> ... | "
+        "--write-<type> ...)",
         description="Mint an API token in one organization and print it once. Choose what it "
         "may do with --operator, --all-access, or any mix of --read-bucket/--write-bucket IDs "
         "and --read-<type>/--write-<type> flags (each grants that action on every resource "
         "of the type in the organization; --read-orgs/--write-orgs grant it on the "
-        "organization itself).",
+        "organization itself). Every bucket of the organization is --read-all-buckets / "
+        "--write-all-buckets: spelled apart from --read-bucket ID so that one letter cannot "
+        "turn a one-bucket token into an org-wide one. With --quiet only the token is printed.",
     )
     add_org_flags(p, "the token's organization")
     g = p.add_mutually_exclusive_group()
@@ -89,8 +125,8 @@ def _add_create(verbs: argparse._SubParsersAction, common: argparse.ArgumentPars
                         "(default: never)")
     kinds = p.add_argument_group("token kinds (choose one, or permission flags)")
     kinds.add_argument("--operator", action="store_true",
-                       help="read+write on everything, the instance included (needs an "
-                            "Operator token to create)")
+                       help="read+write on everything, the instance included (only an "
+                            "Operator token can create one)")
     kinds.add_argument("--all-access", action="store_true",
                        help="read+write on everything in the organization")
     perms = p.add_argument_group("permissions in the organization (repeatable, combinable)")
@@ -98,9 +134,13 @@ def _add_create(verbs: argparse._SubParsersAction, common: argparse.ArgumentPars
                        help="read one bucket, by ID (see `authzd bucket list`)")
     perms.add_argument("--write-bucket", action="append", default=[], metavar="ID",
                        help="write one bucket, by ID")
+    for near_miss in ("--read-buckets", "--write-buckets"):
+        perms.add_argument(near_miss, nargs="?", action=_NearMiss, help=argparse.SUPPRESS)
     for t in TYPES:
         for action in Action:
             what = "the organization itself" if t is ResourceType.ORGS else f"all {t.spelling}"
+            if t is ResourceType.BUCKETS:
+                what = "every bucket of the organization (org-wide)"
             perms.add_argument(_flag(action, t), dest=_dest(action, t), action="store_true",
                                help=f"{action.spelling} {what}")
     p.set_defaults(func=run_create)
@@ -162,12 +202,31 @@ def _org_id(client: Client, org: dict[str, str]) -> str:
                    "see `authzd org list`")
 
 
+def _check_buckets(client: Client, org: dict[str, str], org_id: str, ids: list[str]) -> None:
+    """Every --read-bucket/--write-bucket ID is a bucket of the token's org, said
+    with names (`no bucket X in organization acme`). When this token cannot list
+    the buckets, the server's own check answers instead."""
+    from authzd.v1 import bucket_service_pb2 as pb
+    from authzd.v1 import bucket_service_pb2_grpc as pb_grpc
+
+    stub = client.stub(pb_grpc, "BucketService")
+    try:
+        known = {b.id for b in pages(lambda token: client.call(
+            stub.ListBuckets, pb.ListBucketsRequest(org_id=org_id, page_token=token)),
+            "buckets")}
+    except CliError:
+        return
+    for bucket_id in ids:
+        if bucket_id not in known:
+            name = org.get("org") or org_name(client, org_id)
+            raise CliError(f"no bucket {bucket_id} in organization {name} — see `authzd bucket "
+                           f"list --org {name}`")
+
+
 def run_create(args: argparse.Namespace) -> int:
-    chosen = _permission_flags(args)
+    chosen = [(flag, action, t, id_flag(bucket_id, flag, "a bucket", "bucket") if bucket_id
+               else "") for flag, action, t, bucket_id in _permission_flags(args)]
     preset = _check_kind(args, chosen)
-    for flag, _, _, bucket_id in chosen:
-        if bucket_id:
-            id_flag(bucket_id, flag, "a bucket", "bucket")
     expires = parse_duration(args.expires_in) if args.expires_in else None
     target = resolve_target(args)
     org = org_choice(args, target, required=True)
@@ -188,6 +247,7 @@ def run_create(args: argparse.Namespace) -> int:
             setattr(request, key, value)
         if chosen:
             org_id = _org_id(client, org)
+            _check_buckets(client, org, org_id, [b for *_, b in chosen if b])
             seen: set[Permission] = set()
             for _, action, t, bucket_id in chosen:
                 if t is ResourceType.ORGS:  # `orgs/O/orgs` would match nothing (SPEC §2)
@@ -204,8 +264,21 @@ def run_create(args: argparse.Namespace) -> int:
         if expires is not None:
             request.expire_time.FromDatetime(datetime.now(UTC) + expires)
         stub = client.stub(pb_grpc, "AuthorizationService")
-        r = client.call(stub.CreateAuthorization, request)
+        try:
+            with org_names_in_errors(client):
+                r = client.call(stub.CreateAuthorization, request)
+        except CliError as err:
+            if preset == PRESET_OPERATOR and err.code == "PERMISSION_DENIED":
+                raise CliError(
+                    "only an Operator token can create an Operator token, and the token from "
+                    f"{target.token_source} is not one — use the Operator token `authzd setup` "
+                    "saved, or mint one with `authzd recovery auth create-operator`",
+                    err.code) from None
+            raise
     record = output.authorization_record(r.authorization)
+    if getattr(args, "quiet", False):
+        output.emit(r.token)  # `TOKEN=$(authzd auth create ... --quiet)`
+        return 0
     if getattr(args, "json", False):
         output.emit_json({"authorization": record, "token": r.token})
         sys.stderr.write(SHOWN_ONCE + "\n")
@@ -239,6 +312,22 @@ def run_list(args: argparse.Namespace) -> int:
         items = pages(page, "authorizations")
         records = [output.authorization_record(a) for a in items]
     output.show(args, records, output.AUTH_COLUMNS)
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from authzd.v1 import authorization_service_pb2 as pb
+    from authzd.v1 import authorization_service_pb2_grpc as pb_grpc
+
+    auth_id = id_flag(args.id, "--id", "a token", "auth")
+    with Client(resolve_target(args)) as client:
+        stub = client.stub(pb_grpc, "AuthorizationService")
+        r = client.call(stub.GetAuthorization, pb.GetAuthorizationRequest(id=auth_id))
+    record = output.authorization_record(r.authorization)
+    if getattr(args, "json", False):
+        output.emit_json(record)
+    else:
+        output.emit(output.auth_fields(record))
     return 0
 
 

@@ -27,9 +27,15 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.set_defaults(func=run_check)
 
     p = sub.add_parser("config", parents=[common],
-                       help="show the server's effective configuration (Operator token)",
+                       help="show the server's effective configuration (Operator token), or "
+                            "with --local the CLI's own",
                        description="Show the running server's effective configuration, "
-                       "secrets redacted. Needs an Operator token.")
+                       "secrets redacted (needs an Operator token). With --local, show what "
+                       "this CLI would use instead, without calling the server: the host, "
+                       "where the token comes from, the config file, the default "
+                       "organization and TLS files.")
+    p.add_argument("--local", action="store_true",
+                   help="the CLI's effective settings and where each comes from")
     p.set_defaults(func=run_config)
 
 
@@ -82,7 +88,44 @@ def run_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_local_config(args: argparse.Namespace) -> int:
+    from .config import DEFAULT_HOST, _pick, config_path, load_config
+
+    path = config_path(args)
+    saved = load_config(path)
+    target = resolve_target(args)
+    _, host_source = _pick(args, "host", "AUTHZD_HOST", saved, "host")
+    record = {
+        "config_path": str(path),
+        "config_file_exists": path.exists(),
+        "host": target.host,
+        "host_source": host_source or f"default ({DEFAULT_HOST})",
+        "token_source": target.token_source or None,
+        # A hint only (as `auth list` shows): the token itself is never printed.
+        "token_hint": target.token[:8] or None,
+        "default_org": target.default_org or None,
+        "tls_ca": target.tls_ca or None,
+        "tls_cert": target.tls_cert or None,
+        "tls_key": target.tls_key or None,
+    }
+    if getattr(args, "json", False):
+        output.emit_json(record)
+        return 0
+    output.emit(output.fields([
+        ("Config file", f"{path}" + ("" if record["config_file_exists"] else " (none yet)")),
+        ("Host", f"{target.host} (from {record['host_source']})"),
+        ("Token", f"{target.token[:8]}… (from {target.token_source})" if target.token
+         else "none — run `authzd setup` or pass --token"),
+        ("Default org", target.default_org or "-"),
+        ("TLS", ", ".join(f"{k} {v}" for k, v in (("--tls-ca", target.tls_ca), (
+            "--tls-cert", target.tls_cert), ("--tls-key", target.tls_key)) if v) or "off"),
+    ]))
+    return 0
+
+
 def run_config(args: argparse.Namespace) -> int:
+    if args.local:
+        return run_local_config(args)
     from authzd.v1 import config_service_pb2 as pb
     from authzd.v1 import config_service_pb2_grpc as pb_grpc
 

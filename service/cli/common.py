@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from service.domain.ids import is_valid_id
+from service.domain.ids import ZERO_ID, is_valid_id
 
 from .config import Target
 from .errors import CliError
@@ -15,11 +17,14 @@ PAGE_SIZE = 1000
 
 
 def id_flag(value: str, flag: str, kind: str, noun: str, name_flag: str = "") -> str:
-    """The value if it is an id; else an error that says where ids are found."""
-    if is_valid_id(value):
-        return value
+    """The value, lower-cased, if it is an id; else an error that says where ids
+    are found."""
+    lowered = value.strip().lower()
+    if is_valid_id(lowered):
+        return lowered
     instead = f" (or pass the name with {name_flag})" if name_flag else ""
-    raise CliError(f"{value!r} is not {kind} ID ({flag} takes 16 lowercase hex characters); "
+    why = "no ID is all zeros" if lowered == ZERO_ID else f"{flag} takes 16 hex characters"
+    raise CliError(f"{value!r} is not {kind} ID ({why}); "
                    f"find IDs with `authzd {noun} list`{instead}")
 
 
@@ -57,3 +62,34 @@ def org_choice(args: argparse.Namespace, target: Target, *, required: bool) -> d
 def add_page_size(p: argparse.ArgumentParser) -> None:
     p.add_argument("--page-size", type=int, default=PAGE_SIZE, metavar="N",
                    help=f"results per request (default {PAGE_SIZE}); every page is fetched")
+
+
+def org_name(client: Any, org_id: str) -> str:
+    """An organization's name for a message; its id when this token cannot read it."""
+    from authzd.v1 import organization_service_pb2 as pb
+    from authzd.v1 import organization_service_pb2_grpc as pb_grpc
+
+    stub = client.stub(pb_grpc, "OrganizationService")
+    try:
+        return str(client.call(stub.GetOrganization, pb.GetOrganizationRequest(id=org_id))
+                   .organization.name)
+    except CliError:
+        return org_id
+
+
+_ORG_ID_IN_MESSAGE = re.compile(r"\b(organization) ([0-9a-f]{16})\b")
+
+
+@contextmanager
+def org_names_in_errors(client: Any) -> Iterator[None]:
+    """Server errors name an organization by id (`... in organization 534b...`);
+    say its name instead, which is what the user typed."""
+    try:
+        yield
+    except CliError as err:
+        match = _ORG_ID_IN_MESSAGE.search(err.message)
+        if not match:
+            raise
+        named = _ORG_ID_IN_MESSAGE.sub(
+            lambda m: f"{m.group(1)} {org_name(client, m.group(2))}", err.message)
+        raise CliError(named, err.code) from None

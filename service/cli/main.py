@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from service import __version__
 
-from . import auth, backup, check, recovery, resources, setup
+from . import auth, backup, check, completion, recovery, resources, setup
 from .errors import CliError
 
 
@@ -49,6 +49,8 @@ def global_flags() -> argparse.ArgumentParser:
     g.add_argument("--token", help="API token to call with (env AUTHZD_TOKEN; else the "
                                    "config file written by `authzd setup`)")
     g.add_argument("--json", action="store_true", help="print JSON for scripts")
+    g.add_argument("-q", "--quiet", action="store_true",
+                   help="print only IDs, one a line (`auth create`: only the token)")
     g.add_argument("--config-path", metavar="PATH",
                    help="CLI config file (env AUTHZD_CONFIG_PATH; default "
                         "$XDG_CONFIG_HOME/authzd/config.json or ~/.config/authzd/config.json)")
@@ -88,6 +90,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     check.add_parsers(sub, common)
     recovery.add_parser(sub, common)
     backup.add_parser(sub, common)
+    completion.add_parser(sub)
     return parser
 
 

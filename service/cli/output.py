@@ -152,16 +152,78 @@ def _or(key: str, empty: str) -> Callable[[Record], Any]:
     return lambda r: r.get(key) or empty
 
 
-AUTH_COLUMNS: list[Column] = [
+def token_kind(record: Record) -> str:
+    """`Operator`, `All-Access` or `Custom`: what the permission list amounts to
+    (the presets of SPEC §3, compared as sets)."""
+    from service.domain.presets import all_access_permissions, operator_permissions
+
+    held = set(record["permissions"])
+    if held == {format_permission(p) for p in operator_permissions()}:
+        return "Operator"
+    owner, org = record.get("user_id") or "", record.get("org_id") or ""
+    if held == {format_permission(p) for p in all_access_permissions(org, owner)}:
+        return "All-Access"
+    return "Custom"
+
+
+def kind_cell(record: Record) -> str:
+    return f"{token_kind(record)} ({len(record['permissions'])})"
+
+
+SUMMARY_ITEMS = 2  # permissions shown in a table row before "+N more"
+
+
+def permission_summary(record: Record) -> str:
+    """One short cell: presets in words, else the first permissions and a count."""
+    kind = token_kind(record)
+    if kind == "Operator":
+        return "everything, the instance included"
+    if kind == "All-Access":
+        return f"everything in {record.get('org') or record.get('org_id')}"
+    perms: list[str] = record["permissions"]
+    shown = ", ".join(perms[:SUMMARY_ITEMS])
+    rest = len(perms) - SUMMARY_ITEMS
+    return f"{shown}, +{rest} more" if rest > 0 else shown
+
+
+LAST_USED_NOTE = ("Last used is written at most once a minute: a token used in the last "
+                  "minute may still show the previous time (or never).")
+
+_AUTH_HEAD: list[Column] = [
     ("ID", _or("id", "")),
     ("Description", _or("description", "")),
     ("Status", _or("status", "")),
     ("User", _or("user", "")),
     ("Org", _or("org", "")),
-    ("Permissions", lambda r: r["permissions"]),
+    ("Kind", kind_cell),
+]
+_AUTH_TAIL: list[Column] = [
     ("Expires", _or("expire_time", "never")),
     ("Last used", _or("last_used_time", "never")),
 ]
+# Tables: one line a token, permissions summarised ...
+AUTH_COLUMNS: list[Column] = [*_AUTH_HEAD, ("Permissions", permission_summary), *_AUTH_TAIL]
+# ... or, with --permissions, one line a permission.
+AUTH_COLUMNS_EXPANDED: list[Column] = [
+    *_AUTH_HEAD, ("Permissions", lambda r: r["permissions"]), *_AUTH_TAIL]
+
+
+def auth_fields(record: Record) -> str:
+    """`authzd auth show`: one token, every field and every permission."""
+    return fields([
+        ("ID", record["id"]),
+        ("Description", record["description"]),
+        ("Status", record["status"]),
+        ("Kind", kind_cell(record)),
+        ("User", f"{record['user']} ({record['user_id']})"),
+        ("Org", f"{record['org']} ({record['org_id']})"),
+        ("Token hint", f"{record['token_hint']}…"),
+        ("Created", record["create_time"] or ""),
+        ("Updated", record["update_time"] or ""),
+        ("Expires", record["expire_time"] or "never"),
+        ("Last used", (record["last_used_time"] or "never") + " (updated once a minute)"),
+        ("Permissions", record["permissions"]),
+    ])
 
 USER_COLUMNS: list[Column] = [
     ("ID", _or("id", "")),
@@ -232,8 +294,15 @@ def emit_json(value: Any) -> None:
 
 
 def show(args: Any, records: list[Record] | Record, columns: Sequence[Column]) -> None:
-    """--json: the record(s) as they are; else a table."""
+    """--json: the record(s) as they are; --quiet: their IDs, one a line; else a table."""
     if getattr(args, "json", False):
         emit_json(records)
         return
-    emit(table(records if isinstance(records, list) else [records], columns))
+    rows = records if isinstance(records, list) else [records]
+    if getattr(args, "quiet", False):
+        for record in rows:
+            emit(str(record.get("id", "")))
+        return
+    if columns is AUTH_COLUMNS and getattr(args, "permissions", False):
+        columns = AUTH_COLUMNS_EXPANDED
+    emit(table(rows, columns))

@@ -95,12 +95,12 @@ def add_parser(sub: Sub, common: argparse.ArgumentParser) -> None:
     leaf(verbs, "list", "list every user", user_list)
     p = leaf(verbs, "create", "create a user", user_create)
     p.add_argument("--username", "--name", dest="username", required=True, metavar="NAME")
-    p.add_argument("--password", help="8 to 256 characters (without one the user cannot "
-                                      "sign in)")
+    prompts.add_password_flags(p, what="its password", extra=" (without a password the user "
+                               "cannot sign in)")
     p = leaf(verbs, "update", "set a user's password and/or status", user_update)
     p.add_argument("--username", "--name", dest="username", required=True, metavar="NAME")
-    p.add_argument("--password", help="the new password (asked on a terminal when neither "
-                                      "--password nor --status is given)")
+    prompts.add_password_flags(p, what="the new password", extra="; also asked when neither "
+                               "a password nor --status is given")
     p.add_argument("--status", choices=STATUSES, help="active or inactive")
 
     verbs = groups.add_parser("org", help="organizations: list, create").add_subparsers(
@@ -232,8 +232,9 @@ def user_list(args: argparse.Namespace) -> int:
 def user_create(args: argparse.Namespace) -> int:
     from service.app import recovery
 
+    password = prompts.password(args.password, args.password_stdin)
     with _Opened(args) as rec:
-        user = recovery.create_user(rec, args.username, args.password)
+        user = recovery.create_user(rec, args.username, password)
     output.show(args, output.domain_user_record(user), output.USER_COLUMNS)
     return 0
 
@@ -243,10 +244,10 @@ def user_update(args: argparse.Namespace) -> int:
     from service.domain.errors import AuthzdError
     from service.domain.models import Status
 
-    password = args.password
+    password = prompts.password(args.password, args.password_stdin, label="New password")
     if password is None and args.status is None:
         if not prompts.interactive():
-            raise CliError("nothing to update: pass --password or --status")
+            raise CliError("nothing to update: pass --password-stdin, --password or --status")
         password = prompts.ask_password("New password")
     status = Status(STATUSES[args.status]) if args.status else None
     with _Opened(args) as rec:

@@ -6,7 +6,15 @@ import argparse
 from typing import Any
 
 from . import output, prompts
-from .common import add_org_flags, add_page_size, id_flag, org_choice, pages
+from .common import (
+    add_org_flags,
+    add_page_size,
+    id_flag,
+    org_choice,
+    org_name,
+    org_names_in_errors,
+    pages,
+)
 from .config import resolve_target
 from .errors import CliError
 from .rpc import NO_TOKEN, Client
@@ -35,13 +43,50 @@ def _leaf(verbs: Sub, common: argparse.ArgumentParser, name: str, text: str, fun
 
 
 def _id_arg(p: argparse.ArgumentParser, noun: str) -> None:
-    p.add_argument("--id", required=True, help=f"the {noun}'s ID (see `authzd {noun} list`)")
+    """Which one: `--id ID` or `--name NAME` (a bucket's name within --org/--org-id)."""
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--id", help=f"the {noun}'s ID (see `authzd {noun} list`)")
+    if noun == "bucket":
+        g.add_argument("--name", help="the bucket's name, in --org/--org-id (default: the org "
+                                      "saved by `authzd setup`)")
+        add_org_flags(p, "the bucket's organization (with --name)", default_note=False)
+    else:
+        g.add_argument("--name", help=f"the {noun}'s name")
+
+
+def _new_name_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--new-name", metavar="NAME", help="rename it to NAME")
+
+
+_NOUNS = {"user": ("user", "users", "ListUsers"), "org": ("organization", "organizations",
+          "ListOrganizations"), "bucket": ("bucket", "buckets", "ListBuckets")}
+
+
+def _target_id(args: argparse.Namespace, client: Client, noun: str, pb: Any, stub: Any) -> str:
+    """The ID given by --id, or found by --name."""
+    word, field, method = _NOUNS[noun]
+    if args.id:
+        return id_flag(args.id, "--id", f"{'an' if word[0] in 'o' else 'a'} {word}", noun,
+                       "--name")
+    request: dict[str, str] = {"name": args.name}
+    where = ""
+    if noun == "bucket":
+        org = org_choice(args, client.target, required=True)
+        request.update(org)
+        where = f" in organization {org.get('org') or org_name(client, org['org_id'])}"
+    request_cls = getattr(pb, f"{method}Request")
+    found = [x for x in getattr(client.call(getattr(stub, method), request_cls(**request)),
+                                field) if x.name == args.name]
+    if not found:
+        raise CliError(f"no {word} named {args.name!r}{where} (or this token cannot read it) — "
+                       f"see `authzd {noun} list`")
+    return str(found[0].id)
 
 
 def _mask(**given: Any) -> list[str]:
     paths = [name for name, value in given.items() if value is not None]
     if not paths:
-        flags = " or ".join(f"--{name}" for name in given)
+        flags = " or ".join("--new-name" if name == "name" else f"--{name}" for name in given)
         raise CliError(f"nothing to update: pass {flags}")
     return paths
 
@@ -49,6 +94,8 @@ def _mask(**given: Any) -> list[str]:
 def _deleted(args: argparse.Namespace, noun: str, item_id: str) -> None:
     if getattr(args, "json", False):
         output.emit_json({"id": item_id, "deleted": True})
+    elif getattr(args, "name", None):
+        output.emit(f"Deleted {noun} {args.name} ({item_id}).")
     else:
         output.emit(f"Deleted {noun} {item_id}.")
 
@@ -60,15 +107,15 @@ def _users(sub: Sub, common: argparse.ArgumentParser) -> None:
     verbs = _verbs(sub, "user", "users: create, list, update, delete, password")
     p = _leaf(verbs, common, "create", "create a user", user_create)
     p.add_argument("--name", required=True, help="unique name")
-    p.add_argument("--password", help="8 to 256 characters (without one the user cannot "
-                                      "sign in)")
+    prompts.add_password_flags(p, what="its password", extra=" (without a password the user "
+                               "cannot sign in)")
     p.add_argument("--status", choices=STATUSES, default="active")
     p = _leaf(verbs, common, "list", "list users", user_list)
     p.add_argument("--name", help="only the user with this name")
     add_page_size(p)
     p = _leaf(verbs, common, "update", "rename, activate or deactivate a user", user_update)
     _id_arg(p, "user")
-    p.add_argument("--name", help="the new name")
+    _new_name_arg(p)
     p.add_argument("--status", choices=STATUSES)
     p = _leaf(verbs, common, "delete", "delete a user and all its tokens", user_delete)
     _id_arg(p, "user")
@@ -78,8 +125,14 @@ def _users(sub: Sub, common: argparse.ArgumentParser) -> None:
     g.add_argument("--id", help="the user's ID (default: the token's own user)")
     g.add_argument("--name", help="the user's name")
     p.add_argument("--old-password", help="the current password; needed only to change "
-                                          "your own")
-    p.add_argument("--new-password", help="8 to 256 characters")
+                                          "your own (asked on a terminal)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--new-password", nargs="?", const=prompts.ASK, metavar="VALUE",
+                   help="8 to 256 characters (asked without echo when omitted on a terminal)")
+    g.add_argument("--password-stdin", action="store_true",
+                   help="read the new password from stdin's first line; when you change your "
+                        "own without --old-password, the current one first and the new one "
+                        "on the second line")
 
 
 def _user_stub(client: Client) -> tuple[Any, Any]:
@@ -90,10 +143,11 @@ def _user_stub(client: Client) -> tuple[Any, Any]:
 
 
 def user_create(args: argparse.Namespace) -> int:
+    password = prompts.password(args.password, args.password_stdin)
     with Client(resolve_target(args)) as client:
         pb, stub = _user_stub(client)
         r = client.call(stub.CreateUser, pb.CreateUserRequest(
-            name=args.name, password=args.password or "", status=STATUSES[args.status]))
+            name=args.name, password=password or "", status=STATUSES[args.status]))
     output.show(args, output.user_record(r.user), output.USER_COLUMNS)
     return 0
 
@@ -112,12 +166,12 @@ def user_update(args: argparse.Namespace) -> int:
     from authzd.v1 import types_pb2
     from google.protobuf import field_mask_pb2
 
-    user_id = id_flag(args.id, "--id", "a user", "user")
-    paths = _mask(name=args.name, status=args.status)
-    user = types_pb2.User(id=user_id, name=args.name or "",
-                          status=STATUSES[args.status] if args.status else 0)  # type: ignore[arg-type]
+    paths = _mask(name=args.new_name, status=args.status)
     with Client(resolve_target(args)) as client:
         pb, stub = _user_stub(client)
+        user_id = _target_id(args, client, "user", pb, stub)
+        user = types_pb2.User(id=user_id, name=args.new_name or "",
+                              status=STATUSES[args.status] if args.status else 0)  # type: ignore[arg-type]
         r = client.call(stub.UpdateUser, pb.UpdateUserRequest(
             user=user, update_mask=field_mask_pb2.FieldMask(paths=paths)))
     output.show(args, output.user_record(r.user), output.USER_COLUMNS)
@@ -125,9 +179,9 @@ def user_update(args: argparse.Namespace) -> int:
 
 
 def user_delete(args: argparse.Namespace) -> int:
-    user_id = id_flag(args.id, "--id", "a user", "user")
     with Client(resolve_target(args)) as client:
         pb, stub = _user_stub(client)
+        user_id = _target_id(args, client, "user", pb, stub)
         client.call(stub.DeleteUser, pb.DeleteUserRequest(id=user_id))
     _deleted(args, "user", user_id)
     return 0
@@ -160,31 +214,37 @@ def user_password(args: argparse.Namespace) -> int:
     with Client(target) as client:
         pb, stub = _user_stub(client)
         own_id = _own_user_id(client)
-        if args.id:
-            user_id = id_flag(args.id, "--id", "a user", "user", "--name")
-        elif args.name:
-            found = client.call(stub.ListUsers, pb.ListUsersRequest(name=args.name)).users
-            if not found:
-                raise CliError(f"user {args.name!r} not found (or this token cannot read it) — "
-                               "see `authzd user list`")
-            user_id = found[0].id
-        else:
-            user_id = own_id
+        user_id = _target_id(args, client, "user", pb, stub) if args.id or args.name else own_id
+        own = user_id == own_id
         old, new = args.old_password, args.new_password
-        if new is None:
+        if args.password_stdin:
+            if own and old is None:  # changing one's own needs the old one
+                old, new = prompts.stdin_lines(2)
+            else:
+                new = prompts.stdin_lines(1)[0]
+        elif new is None or new == prompts.ASK:
             if not prompts.interactive():
-                raise CliError("pass --new-password (stdin is not a terminal, so nothing is "
-                               "asked)")
-            if user_id == own_id and old is None:  # changing one's own needs the old one
+                raise CliError("pass --password-stdin (or --new-password VALUE): stdin is not a "
+                               "terminal, so nothing is asked")
+            if own and old is None:
                 old = prompts.ask_password("Current password", confirm=False, minimum=1)
             new = prompts.ask_password("New password")
         client.call(stub.SetPassword, pb.SetPasswordRequest(
             id=user_id, old_password=old or "", new_password=new))
+        name = args.name or _user_name(client, pb, stub, user_id)
     if getattr(args, "json", False):
-        output.emit_json({"id": user_id, "password_set": True})
+        output.emit_json({"id": user_id, "name": name, "password_set": True})
     else:
-        output.emit(f"Password set for user {user_id}.")
+        output.emit(f"Password set for user {name} ({user_id}).")
     return 0
+
+
+def _user_name(client: Client, pb: Any, stub: Any, user_id: str) -> str:
+    """The user's name for a message; its id when this token cannot read it."""
+    try:
+        return str(client.call(stub.GetUser, pb.GetUserRequest(id=user_id)).user.name)
+    except CliError:
+        return user_id
 
 
 # -- organizations -------------------------------------------------------------
@@ -200,7 +260,7 @@ def _orgs(sub: Sub, common: argparse.ArgumentParser) -> None:
     add_page_size(p)
     p = _leaf(verbs, common, "update", "rename or describe an organization", org_update)
     _id_arg(p, "org")
-    p.add_argument("--name", help="the new name")
+    _new_name_arg(p)
     p.add_argument("--description", help="the new description")
     p = _leaf(verbs, common, "delete", "delete an organization with its buckets and tokens",
               org_delete)
@@ -237,12 +297,12 @@ def org_update(args: argparse.Namespace) -> int:
     from authzd.v1 import types_pb2
     from google.protobuf import field_mask_pb2
 
-    org_id = id_flag(args.id, "--id", "an organization", "org")
-    paths = _mask(name=args.name, description=args.description)
-    org = types_pb2.Organization(id=org_id, name=args.name or "",
-                                 description=args.description or "")
+    paths = _mask(name=args.new_name, description=args.description)
     with Client(resolve_target(args)) as client:
         pb, stub = _org_stub(client)
+        org_id = _target_id(args, client, "org", pb, stub)
+        org = types_pb2.Organization(id=org_id, name=args.new_name or "",
+                                     description=args.description or "")
         r = client.call(stub.UpdateOrganization, pb.UpdateOrganizationRequest(
             organization=org, update_mask=field_mask_pb2.FieldMask(paths=paths)))
     output.show(args, output.org_record(r.organization), output.ORG_COLUMNS)
@@ -250,9 +310,9 @@ def org_update(args: argparse.Namespace) -> int:
 
 
 def org_delete(args: argparse.Namespace) -> int:
-    org_id = id_flag(args.id, "--id", "an organization", "org")
     with Client(resolve_target(args)) as client:
         pb, stub = _org_stub(client)
+        org_id = _target_id(args, client, "org", pb, stub)
         client.call(stub.DeleteOrganization, pb.DeleteOrganizationRequest(id=org_id))
     _deleted(args, "organization", org_id)
     return 0
@@ -273,7 +333,7 @@ def _buckets(sub: Sub, common: argparse.ArgumentParser) -> None:
     add_page_size(p)
     p = _leaf(verbs, common, "update", "rename or describe a bucket", bucket_update)
     _id_arg(p, "bucket")
-    p.add_argument("--name", help="the new name")
+    _new_name_arg(p)
     p.add_argument("--description", help="the new description")
     p = _leaf(verbs, common, "delete", "delete a bucket", bucket_delete)
     _id_arg(p, "bucket")
@@ -291,8 +351,9 @@ def bucket_create(args: argparse.Namespace) -> int:
     org = org_choice(args, target, required=True)
     with Client(target) as client:
         pb, stub = _bucket_stub(client)
-        r = client.call(stub.CreateBucket, pb.CreateBucketRequest(
-            name=args.name, description=args.description, **org))
+        with org_names_in_errors(client):
+            r = client.call(stub.CreateBucket, pb.CreateBucketRequest(
+                name=args.name, description=args.description, **org))
     output.show(args, output.bucket_record(r.bucket), output.BUCKET_COLUMNS)
     return 0
 
@@ -313,22 +374,23 @@ def bucket_update(args: argparse.Namespace) -> int:
     from authzd.v1 import types_pb2
     from google.protobuf import field_mask_pb2
 
-    bucket_id = id_flag(args.id, "--id", "a bucket", "bucket")
-    paths = _mask(name=args.name, description=args.description)
-    bucket = types_pb2.Bucket(id=bucket_id, name=args.name or "",
-                              description=args.description or "")
+    paths = _mask(name=args.new_name, description=args.description)
     with Client(resolve_target(args)) as client:
         pb, stub = _bucket_stub(client)
-        r = client.call(stub.UpdateBucket, pb.UpdateBucketRequest(
-            bucket=bucket, update_mask=field_mask_pb2.FieldMask(paths=paths)))
+        bucket_id = _target_id(args, client, "bucket", pb, stub)
+        bucket = types_pb2.Bucket(id=bucket_id, name=args.new_name or "",
+                                  description=args.description or "")
+        with org_names_in_errors(client):
+            r = client.call(stub.UpdateBucket, pb.UpdateBucketRequest(
+                bucket=bucket, update_mask=field_mask_pb2.FieldMask(paths=paths)))
     output.show(args, output.bucket_record(r.bucket), output.BUCKET_COLUMNS)
     return 0
 
 
 def bucket_delete(args: argparse.Namespace) -> int:
-    bucket_id = id_flag(args.id, "--id", "a bucket", "bucket")
     with Client(resolve_target(args)) as client:
         pb, stub = _bucket_stub(client)
+        bucket_id = _target_id(args, client, "bucket", pb, stub)
         client.call(stub.DeleteBucket, pb.DeleteBucketRequest(id=bucket_id))
     _deleted(args, "bucket", bucket_id)
     return 0

@@ -68,7 +68,9 @@ class Client:
         try:
             return method(request, metadata=metadata, timeout=TIMEOUT_SECONDS)
         except self._grpc.RpcError as err:
-            raise self._error(err) from None
+            error = self._error(err)
+            error.code = err.code().name
+            raise error from None
 
     def _error(self, err: Any) -> CliError:
         grpc = self._grpc

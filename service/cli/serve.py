@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import json
 import os
 import signal
 import subprocess
@@ -11,13 +13,17 @@ import threading
 
 import structlog
 
+from service import __version__
 from service.logs import configure_logging
 from service.settings import Settings
+
+from .ports import PortUnavailable, group_lock, probe, split_listen
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     d = Settings()
     p = sub.add_parser("serve", help="run the authzd server")
+    p.add_argument("--version", action="version", version=f"authzd {__version__}")
     env = os.environ.get
     p.add_argument(
         "--db",
@@ -165,6 +171,14 @@ def run(args: argparse.Namespace) -> int:
     )
     configure_logging(settings.log_level, settings.log_format)
     log = structlog.get_logger("authzd")
+    if not settings.reuseport:  # a --workers child: its supervisor probed for the group
+        try:
+            probe(settings.listen)
+        except PortUnavailable as exc:
+            # Before the store is opened (no database file is created) and before
+            # grpc tries the port (it would log its own line first).
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     from service.domain.errors import AuthzdError
     from service.server import build_server  # imported late: keeps `authzd --help` fast
     from service.store.database import NoDatabase
@@ -176,6 +190,17 @@ def run(args: argparse.Namespace) -> int:
         log.error("cannot_start", error=str(exc))
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if settings.audit_log == "-" and _console(settings.log_format):
+        server.app.audit.sink = ConsoleAuditSink()
+    if not settings.tls_cert and not _loopback(settings.listen):
+        log.warning(
+            "plaintext_on_network",
+            listen=settings.listen,
+            detail="no TLS: AccessService takes no caller token, so anyone who can reach "
+            "this port may ask about any token, and admin tokens cross the network in "
+            "clear; serve TLS/mTLS (--tls-cert, --tls-key, --tls-client-ca) or restrict "
+            "the network",
+        )
     if args.metrics_listen:
         from prometheus_client import start_http_server
 
@@ -215,13 +240,91 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _console(log_format: str) -> bool:
+    return log_format == "console" or (log_format == "auto" and sys.stderr.isatty())
+
+
+def _loopback(listen: str) -> bool:
+    host = listen.rpartition(":")[0].removeprefix("[").removesuffix("]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+class ConsoleAuditSink:
+    """`--audit-log -` with console logs (a terminal): each audit event is
+    rendered like the log lines around it instead of as raw JSON. The event is
+    the same one (built, clipped and redacted by the auditor); only its form on
+    the terminal changes. A file sink (`--audit-log PATH`) stays JSON."""
+
+    def __init__(self) -> None:
+        self._render = structlog.dev.ConsoleRenderer(colors=False)
+
+    def write(self, line: str) -> None:
+        event = json.loads(line)
+        event.pop("event", None)
+        fields = {"timestamp": event.pop("time", None), "level": "audit",
+                  "event": f"{event.pop('action', '')} {event.pop('outcome', '')}".strip()}
+        target = event.pop("target", None) or {}
+        for key, value in target.items():
+            fields[f"target_{key}"] = value
+        fields.update((k, v) for k, v in event.items() if v not in (None, "", [], {}))
+        text = self._render(None, "audit", {k: _safe(v) for k, v in fields.items()})
+        structlog.PrintLogger(sys.stderr).msg(text)  # the log lines' lock: never interleaved
+
+    def close(self) -> None:
+        pass
+
+
+class _Shown:
+    """A value the console renderer prints as `text` (it prints repr() of
+    anything that is not a plain string)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _safe(value: object) -> object:
+    """What the JSON line escaped stays escaped: a name must not end a line or
+    start another on the terminal either. Such strings, lists and objects are
+    shown as JSON (ASCII)."""
+    if isinstance(value, str):
+        if value.isascii() and value.isprintable():
+            return value
+        return _Shown(json.dumps(value, ensure_ascii=True))
+    if isinstance(value, list | dict):
+        return _Shown(json.dumps(value, ensure_ascii=True, separators=(",", ":")))
+    return value
+
+
 def supervise(args: argparse.Namespace) -> int:
     """Run `--workers N` single-worker servers on one port (SO_REUSEPORT), forward
     SIGTERM/SIGINT to them, and exit when they have all stopped."""
     configure_logging(args.log_level, args.log_format)
     log = structlog.get_logger("authzd")
-    if args.listen.rsplit(":", 1)[-1] == "0":
-        raise SystemExit("error: --workers needs a fixed port in --listen")
+    try:
+        if split_listen(args.listen)[1] == 0:
+            raise SystemExit("error: --workers needs a fixed port in --listen")
+        # The lock first: of two groups started together, one waits for nothing
+        # and fails here; then the probe: any listener (a group, a single server,
+        # another program) makes it fail. Held until the supervisor exits.
+        lock = group_lock(args.listen)
+        try:
+            probe(args.listen)
+        except PortUnavailable:
+            lock.close()
+            raise
+    except PortUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     argv = [
         sys.executable,
         "-m",
@@ -285,4 +388,5 @@ def supervise(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, forward)
     codes = [child.wait() for child in children]
+    lock.close()
     return max(codes, default=0)

@@ -25,8 +25,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         "file (mode 0600). Missing values are asked for when stdin is a terminal.",
     )
     p.add_argument("--username", help="the first user, owner of the Operator token")
-    p.add_argument("--password", help="that user's password, 8 to 256 characters "
-                                      "(asked without echo when omitted on a terminal)")
+    prompts.add_password_flags(p, what="that user's password", extra="; asked when omitted "
+                               "on a terminal")
     p.add_argument("--org", help="the first organization")
     p.add_argument("--bucket", help="the first bucket, in that organization")
     p.add_argument("--force", action="store_true",
@@ -36,9 +36,14 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
 
 def _missing(args: argparse.Namespace) -> list[str]:
     """The values not given as flags; an error when nobody can be asked for them."""
+    if args.password_stdin:
+        args.password = prompts.stdin_lines(1)[0]
+    elif args.password == prompts.ASK:
+        args.password = None  # asked below, with the other missing values
     missing = [name for name, _ in FIELDS if not getattr(args, name)]
     if missing and not prompts.interactive():
-        flags = ", ".join(f"--{name}" for name in missing)
+        flags = ", ".join("--password or --password-stdin" if name == "password" else
+                          f"--{name}" for name in missing)
         raise CliError(f"setup needs {flags} (stdin is not a terminal, so nothing is asked)")
     return missing
 

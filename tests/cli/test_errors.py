@@ -60,7 +60,7 @@ def test_usage_mistakes(cli: Cli, admin: Admin) -> None:
     r = cli("check", "--token", admin.token, "--permission", "read:bukkits", ok=False)
     assert "unknown resource type 'bukkits'" in r.error
     r = cli("setup", "--username", "admin", ok=False)
-    assert "setup needs --password, --org, --bucket" in r.error
+    assert "setup needs --password or --password-stdin, --org, --bucket" in r.error
 
 
 def test_server_errors_name_the_problem(cli: Cli, admin: Admin) -> None:

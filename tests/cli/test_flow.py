@@ -58,7 +58,7 @@ def test_token_lifecycle(cli: Cli, running: Running) -> None:
     op = cli("auth", "create", "--operator", "--description", "ops")
     operator_token = token_in(op.stdout)
     assert "will not be shown again" in op.stdout
-    assert "write:instance" in op.stdout
+    assert "Operator (46)" in op.stdout and "everything, the instance included" in op.stdout
 
     all_access = cli("auth", "create", "--all-access", "--json").json()
     assert len(all_access["authorization"]["permissions"]) == 45
@@ -83,9 +83,9 @@ def test_token_lifecycle(cli: Cli, running: Running) -> None:
     ]
 
     # A table for people: the header, each token, permissions in text form.
-    table = cli("auth", "list").stdout.splitlines()
-    assert table[0].split() == ["ID", "Description", "Status", "User", "Org", "Permissions",
-                                "Expires", "Last", "used"]
+    table = cli("auth", "list", "--permissions").stdout.splitlines()
+    assert table[0].split() == ["ID", "Description", "Status", "User", "Org", "Kind",
+                                "Permissions", "Expires", "Last", "used"]
     text = "\n".join(table)
     for auth_id in (rw_id, all_access["authorization"]["id"], typed["authorization"]["id"]):
         assert auth_id in text
@@ -142,7 +142,7 @@ def test_users_orgs_buckets(cli: Cli) -> None:
         "--new-password", "admin-password-2")
 
     org = cli("org", "create", "--name", "beta", "--description", "second", "--json").json()
-    renamed = cli("org", "update", "--id", org["id"], "--name", "gamma", "--json").json()
+    renamed = cli("org", "update", "--id", org["id"], "--new-name", "gamma", "--json").json()
     assert renamed["name"] == "gamma" and renamed["description"] == "second"
     bucket = cli("bucket", "create", "--name", "logs", "--org", "gamma", "--json").json()
     assert bucket["org_id"] == org["id"]
