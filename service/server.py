@@ -28,9 +28,12 @@ from service.app.access import AccessIndex
 from service.app.audit import open_auditor
 from service.app.clock import Clock, SystemClock
 from service.app.context import App
+from service.app.ext_rules import load_rules
+from service.app.names import NameIndex
 from service.app.passwords import BoundedHasher
 from service.settings import Settings
 from service.store import notify, open_store
+from service.transport import ext_authz
 from service.transport.access import AccessServicer
 from service.transport.access import add_to_server as add_access_service
 from service.transport.limits import add_service, checked
@@ -173,6 +176,7 @@ def build_server(
     """Build (not start) the server; listen on settings.listen (port 0: any free port).
     Tests pass a FakeClock and a cheap hasher."""
     credentials = _server_credentials(settings)
+    rules = load_rules(settings.ext_authz_rules) if settings.ext_authz_rules else None
     app = build_app(settings, clock, hasher)
     executor = futures.ThreadPoolExecutor(
         max_workers=settings.threads, thread_name_prefix=_RPC_THREADS
@@ -198,15 +202,24 @@ def build_server(
             ("grpc.so_reuseport", 1 if settings.reuseport else 0),
         ],
     )
-    add_access_service(
-        AccessServicer(
-            app.access,
-            max_check_bytes=settings.max_check_request_bytes,
-            max_batch_bytes=settings.max_batch_request_bytes,
-        ),
-        grpc_server,
+    access_servicer = AccessServicer(
+        app.access,
+        max_check_bytes=settings.max_check_request_bytes,
+        max_batch_bytes=settings.max_batch_request_bytes,
     )
+    add_access_service(access_servicer, grpc_server)
     names = [access_service_pb2.DESCRIPTOR.services_by_name["AccessService"].full_name]
+    if settings.ext_authz:
+        checker = ext_authz.ExtAuthz(
+            app.access,
+            NameIndex(app.store, app.access),
+            rules,
+            remove_authorization=settings.ext_authz_remove_authorization,
+            denials=access_servicer.denials,
+            max_bytes=settings.max_admin_request_bytes,
+        )
+        ext_authz.add_to_server(ext_authz.handler(checker), grpc_server)
+        names.append(ext_authz.SERVICE)
     admin_limit = settings.max_admin_request_bytes
     for servicer_cls, pb2 in _ADMIN:
         servicer = servicer_cls(app)

@@ -37,8 +37,12 @@ MAX_BATCH = 10_000
 MAX_CHECK_BYTES = 64 * 1024
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 
-DECISIONS = Counter("authzd_decisions_total", "CheckAccess decisions by reason", ["reason"])
-_COUNTERS = {r: DECISIONS.labels(r.name) for r in Reason}
+DECISIONS = Counter(
+    "authzd_decisions_total",
+    "Decisions by reason and source (CheckAccess, or ext_authz for Envoy's Check)",
+    ["reason", "source"],
+)
+_COUNTERS = {r: DECISIONS.labels(r.name, "CheckAccess") for r in Reason}
 
 
 def requested_permission(field: str, msg: Any) -> Permission:
@@ -188,9 +192,11 @@ class DenialLog:
     def __init__(self, window: float = 10.0, max_kinds: int = 10_000) -> None:
         self.window = window
         self.max_kinds = max_kinds
-        self._seen: dict[tuple[Reason, str, Permission], list[float]] = {}
+        self._seen: dict[tuple[Reason, str, Permission | str], list[float]] = {}
 
-    def record(self, decision: Decision, requested: Permission) -> None:
+    def record(self, decision: Decision, requested: Permission | str) -> None:
+        """`requested` is the permission, or (ext_authz with no permission to
+        decide on) a short text saying why there was none."""
         key = (decision.reason, decision.authorization_id, requested)
         now = time.monotonic()
         entry = self._seen.get(key)
@@ -203,7 +209,7 @@ class DenialLog:
         log.info(
             "denied",
             reason=decision.reason.name,
-            permission=format_permission(requested),
+            permission=requested if isinstance(requested, str) else format_permission(requested),
             authorization_id=decision.authorization_id,
             repeats_since_last=int(entry[1]) if entry else 0,
         )
