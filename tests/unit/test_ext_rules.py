@@ -26,8 +26,10 @@ BUCKETS = {(ORG, "telemetry"): BUCKET}
 RULES = """
 # comment
 GET  /health -> allow
-POST /api/v2/write query.org query.bucket -> write:orgs/{org:query.org}/buckets/{bucket:query.bucket}
-GET,HEAD /api/v2/buckets/{bucket_id} header.x-org-id -> read:orgs/{header.x-org-id}/buckets/{bucket_id}
+POST /api/v2/write query.org query.bucket ->\
+write:orgs/{org:query.org}/buckets/{bucket:query.bucket}
+GET,HEAD /api/v2/buckets/{bucket_id} header.x-org-id ->\
+read:orgs/{header.x-org-id}/buckets/{bucket_id}
 GET  /api/v2/buckets/{bucket_id} -> read:buckets/{bucket_id}
 *    /api/v2/secret/** -> deny
 DELETE /api/v2/buckets/{id} query.force=yes -> write:orgs/0a1b2c3d4e5f6071/buckets/{id}
