@@ -221,10 +221,13 @@ def free_port() -> int:
 
 
 class Proc:
-    def __init__(self, argv: list[str], port: int) -> None:
+    def __init__(self, argv: list[str], port: int, env: dict[str, str] | None = None) -> None:
         self.port = port
         self.target = f"127.0.0.1:{port}"
-        self.popen = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.popen = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=None if env is None else {**os.environ, **env},
+        )
         self._wait_serving()
 
     def _wait_serving(self, timeout: float = 120) -> None:
@@ -266,7 +269,7 @@ class Proc:
             self.popen.kill()
 
 
-def authzd_server(db: str, *extra: str) -> Proc:
+def authzd_server(db: str, *extra: str, env: dict[str, str] | None = None) -> Proc:
     port = free_port()
     store = ["--database-url", db] if db.startswith("postgresql://") else ["--db", db]
     return Proc(
@@ -283,6 +286,7 @@ def authzd_server(db: str, *extra: str) -> Proc:
             *extra,
         ],
         port,
+        env,
     )
 
 
@@ -339,12 +343,43 @@ def run_noop_server(port: int) -> None:
 # load generation (runs in its own processes)
 
 
+def ext_check_request(token: str, org_id: str, bucket_id: str, action: int) -> Any:
+    """The same check as Envoy would ask it: the permission in the route's context
+    extension, the token in the authorization header."""
+    from authzd._envoy.envoy.service.auth.v3 import external_auth_pb2 as ext_pb
+
+    req = ext_pb.CheckRequest()
+    http = req.attributes.request.http
+    http.method, http.path, http.host = "POST", "/api/v2/write", "127.0.0.1"
+    http.headers["authorization"] = f"Token {token}"
+    http.headers["user-agent"] = "bench"
+    verb = "read" if action == types_pb2.ACTION_READ else "write"
+    req.attributes.context_extensions["authzd_permission"] = (
+        f"{verb}:orgs/{org_id}/buckets/{bucket_id}"
+    )
+    return req
+
+
 async def _load(
-    target: str, checks: list[list[Any]], duration: float, concurrency: int, batch: int
+    target: str,
+    checks: list[list[Any]],
+    duration: float,
+    concurrency: int,
+    batch: int,
+    mode: str = "access",
 ) -> dict[str, Any]:
     async with grpc.aio.insecure_channel(target) as ch:
         stub = access_grpc.AccessServiceStub(ch)
         reqs = [check_request(*c[:4]) for c in checks]
+        if mode == "ext_authz":
+            from authzd._envoy.envoy.service.auth.v3 import external_auth_pb2 as ext_pb
+
+            ext_call = ch.unary_unary(
+                "/envoy.service.auth.v3.Authorization/Check",
+                request_serializer=ext_pb.CheckRequest.SerializeToString,
+                response_deserializer=ext_pb.CheckResponse.FromString,
+            )
+            ext_reqs = [ext_check_request(*c[:4]) for c in checks]
         expected = [c[4] for c in checks]
         if batch:
             groups = [reqs[i : i + batch] for i in range(0, len(reqs) - batch + 1, batch)]
@@ -364,6 +399,10 @@ async def _load(
                     n = len(resp.results)
                     base = k * batch
                     wrong = sum(r.allowed != expected[base + j] for j, r in enumerate(resp.results))
+                elif mode == "ext_authz":
+                    k = idx % len(ext_reqs)
+                    resp = await ext_call(ext_reqs[k])
+                    n, wrong = 1, int((resp.status.code == 0) != expected[k])
                 else:
                     k = idx % len(reqs)
                     resp = await stub.CheckAccess(reqs[k])
@@ -389,7 +428,9 @@ async def _load(
 
 def run_load_child(args: argparse.Namespace) -> None:
     checks = json.loads(Path(args.checks).read_text())
-    result = asyncio.run(_load(args.target, checks, args.duration, args.concurrency, args.batch))
+    result = asyncio.run(
+        _load(args.target, checks, args.duration, args.concurrency, args.batch, args.mode)
+    )
     Path(args.out).write_text(json.dumps(result))
 
 
@@ -409,6 +450,7 @@ def drive(
     clients: int = 1,
     concurrency: int = 32,
     batch: int = 0,
+    mode: str = "access",
 ) -> LoadResult:
     outs = [tempfile.mktemp(suffix=".json") for _ in range(clients)]
     procs = [
@@ -427,6 +469,8 @@ def drive(
                 str(concurrency),
                 "--batch",
                 str(batch),
+                "--mode",
+                mode,
                 "--out",
                 out,
             ]
@@ -543,6 +587,74 @@ def scenario_unary(
             target="bounded",
         )
     )
+
+
+def scenario_ext_authz(
+    fx: Fixture, checks_file: str, duration: float, rounds: int, rows: list[dict[str, Any]]
+) -> None:
+    """Envoy's Check against unary CheckAccess on the same server, interleaved."""
+    server = authzd_server(fx.db)
+    try:
+        warm(server, fx)
+        res: dict[str, list[LoadResult]] = {"access": [], "ext_authz": []}
+        for _ in range(rounds):
+            for mode in res:
+                res[mode].append(drive(server.target, checks_file, duration, mode=mode))
+    finally:
+        server.stop()
+    a, e = median_result(res["access"]), median_result(res["ext_authz"])
+    rows.append(
+        dict(
+            scenario=f"ext_authz Check, {label(fx)} (vs unary CheckAccess, same server)",
+            throughput=e.throughput,
+            p50_ms=e.p50_ms,
+            p99_ms=e.p99_ms,
+            ratio=e.throughput / a.throughput,
+            target=">= 0.80",
+            check_access_throughput=a.throughput,
+            wrong=e.wrong + a.wrong,
+        )
+    )
+
+
+def scenario_tracing(
+    fx: Fixture, checks_file: str, duration: float, rounds: int, rows: list[dict[str, Any]]
+) -> None:
+    """CheckAccess with tracing on (spans made and dropped: OTEL_TRACES_EXPORTER=none)
+    at two sampling ratios, against tracing off, interleaved."""
+    ratio = {"OTEL_TRACES_SAMPLER": "traceidratio"}
+    servers = {
+        "off": authzd_server(fx.db),
+        "1.0": authzd_server(fx.db, "--otel", env={"OTEL_TRACES_EXPORTER": "none", **ratio,
+                                                   "OTEL_TRACES_SAMPLER_ARG": "1.0"}),
+        "0.01": authzd_server(fx.db, "--otel", env={"OTEL_TRACES_EXPORTER": "none", **ratio,
+                                                    "OTEL_TRACES_SAMPLER_ARG": "0.01"}),
+    }
+    try:
+        for server in servers.values():
+            warm(server, fx)
+        res: dict[str, list[LoadResult]] = {k: [] for k in servers}
+        for _ in range(rounds):
+            for k, server in servers.items():
+                res[k].append(drive(server.target, checks_file, duration))
+    finally:
+        for server in servers.values():
+            server.stop()
+    off = median_result(res["off"])
+    for k in ("1.0", "0.01"):
+        on = median_result(res[k])
+        rows.append(
+            dict(
+                scenario=f"unary CheckAccess, tracing on, sampler ratio {k} (vs off)",
+                throughput=on.throughput,
+                p50_ms=on.p50_ms,
+                p99_ms=on.p99_ms,
+                ratio=on.throughput / off.throughput,
+                target="reported",
+                off_throughput=off.throughput,
+                wrong=on.wrong + (off.wrong if k == "1.0" else 0),
+            )
+        )
 
 
 def open_fixture(fx: Fixture):  # type: ignore[no-untyped-def]
@@ -921,6 +1033,7 @@ def main() -> int:
     p.add_argument("--duration", type=float, required=True)
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--batch", type=int, default=0)
+    p.add_argument("--mode", choices=["access", "ext_authz"], default="access")
     parser.add_argument("--quick", action="store_true", help="every scenario, small and short")
     parser.add_argument("--out", default="bench-results.json", help="where to write the JSON")
     parser.add_argument("--only", nargs="*", help="run only these scenarios")
@@ -944,7 +1057,11 @@ def main() -> int:
         casbin_sample=20,  # pycasbin scans every policy: each enforce is slow
     )
     want = set(
-        args.only or ["unary", "batch", "workers", "casbin", "revocation", "miss", "postgres"]
+        args.only
+        or [
+            "unary", "batch", "workers", "casbin", "revocation", "miss", "postgres",
+            "ext_authz", "tracing",
+        ]
     )
     rows: list[dict[str, Any]] = []
     started = time.time()
@@ -980,6 +1097,18 @@ def main() -> int:
             (
                 "casbin",
                 lambda: scenario_casbin(sizes["casbin"], sizes["casbin_sample"], rows, workdir),
+            ),
+            (
+                "ext_authz",
+                lambda: scenario_ext_authz(
+                    fx_big, checks_big, sizes["duration"], sizes["side_rounds"], rows
+                ),
+            ),
+            (
+                "tracing",
+                lambda: scenario_tracing(
+                    fx_big, checks_big, sizes["duration"], sizes["side_rounds"], rows
+                ),
             ),
             ("revocation", lambda: scenario_revocation(fx_big, sizes["trials"], rows)),
             ("miss", lambda: scenario_cache_miss(fx_big, rows)),
