@@ -60,12 +60,13 @@ OWN_HEADERS = (USER_HEADER, ORG_HEADER, AUTHORIZATION_HEADER)
 NO_RULE = "NO_RULE"
 UNKNOWN_NAME = "UNKNOWN_NAME"
 INVALID_PERMISSION = "INVALID_PERMISSION"
+ALLOW_RULE = "ALLOW_RULE"  # the metric's reason for requests an `allow` rule let through
 
 _UNAUTHENTICATED, _PERMISSION_DENIED = 16, 7  # google.rpc.Code
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 _CHALLENGE = 'Token realm="authzd", Bearer realm="authzd"'
 _COUNTERS = {r.name: DECISIONS.labels(r.name, SOURCE) for r in Reason}
-for _extra in (NO_RULE, UNKNOWN_NAME, INVALID_PERMISSION):
+for _extra in (NO_RULE, UNKNOWN_NAME, INVALID_PERMISSION, ALLOW_RULE):
     _COUNTERS[_extra] = DECISIONS.labels(_extra, SOURCE)
 
 
@@ -205,7 +206,7 @@ class ExtAuthz:
             raise not_a_message() from None
         request, extensions = request_of(check)
         outcome = self.decide(request, extensions)
-        _COUNTERS[outcome.reason if outcome.reason != ALLOW else Reason.ALLOWED.name].inc()
+        _COUNTERS[outcome.reason if outcome.reason != ALLOW else ALLOW_RULE].inc()
         return self.response(outcome).SerializeToString(), outcome
 
     # -- answer ------------------------------------------------------------

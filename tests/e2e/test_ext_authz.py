@@ -139,8 +139,10 @@ def test_denials_401_and_403_with_reason_and_body(served) -> None:  # type: igno
 
 def test_allow_rule_needs_no_token_and_strips_identity_headers(served) -> None:  # type: ignore[no-untyped-def]
     _, envoy, _ = served
+    before = counter("ALLOW_RULE", "ext_authz")
     r = envoy.check("GET", "/health", x_authzd_user_id="spoofed")
     assert r.status.code == 0
+    assert counter("ALLOW_RULE", "ext_authz") == before + 1
     assert list(r.ok_response.headers) == []
     assert set(r.ok_response.headers_to_remove) == {
         "x-authzd-user-id", "x-authzd-org-id", "x-authzd-authorization-id"
