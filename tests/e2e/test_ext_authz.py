@@ -214,3 +214,36 @@ def test_remove_authorization_and_off(tmp_path: Path, clock) -> None:  # type: i
         finally:
             client.channel.close()
             server.stop(0)
+
+
+def test_a_renamed_bucket_resolves_by_its_new_name_at_once(served) -> None:  # type: ignore[no-untyped-def]
+    from authzd.v1 import bucket_service_pb2
+
+    client, envoy, _ = served
+    admin = setup_admin(client)
+    created = token_for(client, admin, perm(W, BUCKETS, admin.org_id, admin.bucket_id))
+    old, new = "/api/v2/write?org=acme&bucket=telemetry", "/api/v2/write?org=acme&bucket=metrics"
+    assert envoy.check("POST", old, created.token).status.code == 0
+    assert headers_of(envoy.check("POST", new, created.token).denied_response.headers)[
+        "x-authzd-reason"] == "UNKNOWN_NAME"
+    client.buckets.UpdateBucket(
+        bucket_service_pb2.UpdateBucketRequest(
+            bucket=types_pb2.Bucket(id=admin.bucket_id, name="metrics")
+        ),
+        metadata=md(admin.token),
+    )
+    assert envoy.check("POST", new, created.token).status.code == 0
+    assert headers_of(envoy.check("POST", old, created.token).denied_response.headers)[
+        "x-authzd-reason"] == "UNKNOWN_NAME"
+
+
+def test_reflection_lists_the_ext_authz_service(served) -> None:  # type: ignore[no-untyped-def]
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    client, _, _ = served
+    stub = reflection_pb2_grpc.ServerReflectionStub(client.channel)
+    (answer,) = stub.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+    )
+    names = {s.name for s in answer.list_services_response.service}
+    assert SERVICE in names and "authzd.v1.AccessService" in names
