@@ -247,3 +247,34 @@ def test_reflection_lists_the_ext_authz_service(served) -> None:  # type: ignore
     )
     names = {s.name for s in answer.list_services_response.service}
     assert SERVICE in names and "authzd.v1.AccessService" in names
+
+
+def test_repeated_denials_share_the_rate_limited_denial_log(served) -> None:  # type: ignore[no-untyped-def]
+    from structlog.testing import capture_logs
+
+    client, envoy, _ = served
+    admin = setup_admin(client)
+    created = token_for(client, admin, perm(R, BUCKETS, admin.org_id))
+    with capture_logs() as logs:
+        for _ in range(5):
+            r = envoy.check("POST", "/api/v2/write?org=acme&bucket=telemetry", created.token)
+            assert r.denied_response.status.code == 403
+        # The same denial through CheckAccess is the same kind: still rate limited.
+        from authzd.v1 import access_service_pb2
+
+        client.access.CheckAccess(access_service_pb2.CheckAccessRequest(
+            token=created.token, permission=perm(W, BUCKETS, admin.org_id, admin.bucket_id)))
+    denied = [e for e in logs if e["event"] == "denied"]
+    assert len(denied) == 1
+    assert denied[0]["reason"] == "NO_MATCHING_PERMISSION"
+    assert denied[0]["authorization_id"] == created.authorization.id
+    assert denied[0]["permission"] == f"write:orgs/{admin.org_id}/buckets/{admin.bucket_id}"
+    assert created.token not in repr(logs)
+
+
+def test_bytes_that_are_not_a_check_request_are_invalid_argument(served) -> None:  # type: ignore[no-untyped-def]
+    client, _, _ = served
+    call = client.channel.unary_unary(f"/{SERVICE}/Check")
+    with pytest.raises(grpc.RpcError) as info:
+        call(b"\xff\xff\xff", timeout=5)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
