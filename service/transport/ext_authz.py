@@ -58,6 +58,7 @@ REASON_HEADER = "x-authzd-reason"
 OWN_HEADERS = (USER_HEADER, ORG_HEADER, AUTHORIZATION_HEADER)
 # Denials outside DecisionReason.
 NO_RULE = "NO_RULE"
+DENY_RULE = "DENY_RULE"
 UNKNOWN_NAME = "UNKNOWN_NAME"
 INVALID_PERMISSION = "INVALID_PERMISSION"
 ALLOW_RULE = "ALLOW_RULE"  # the metric's reason for requests an `allow` rule let through
@@ -66,7 +67,7 @@ _UNAUTHENTICATED, _PERMISSION_DENIED = 16, 7  # google.rpc.Code
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 _CHALLENGE = 'Token realm="authzd", Bearer realm="authzd"'
 _COUNTERS = {r.name: DECISIONS.labels(r.name, SOURCE) for r in Reason}
-for _extra in (NO_RULE, UNKNOWN_NAME, INVALID_PERMISSION, ALLOW_RULE):
+for _extra in (NO_RULE, DENY_RULE, UNKNOWN_NAME, INVALID_PERMISSION, ALLOW_RULE):
     _COUNTERS[_extra] = DECISIONS.labels(_extra, SOURCE)
 
 
@@ -75,7 +76,7 @@ class Outcome:
     """What Check answered: for the response, the span and the tests."""
 
     allowed: bool
-    reason: str  # a DecisionReason name, NO_RULE, UNKNOWN_NAME or INVALID_PERMISSION
+    reason: str  # a DecisionReason name, NO_RULE, DENY_RULE, UNKNOWN_NAME, INVALID_PERMISSION
     decision: Decision | None = None  # None when no token decision was made
     permission: str = ""
 
@@ -142,8 +143,8 @@ class ExtAuthz:
         return template
 
     def required(self, request: Request, extensions: dict[str, str]) -> str | Permission:
-        """The permission the request needs, or ALLOW / NO_RULE / UNKNOWN_NAME /
-        INVALID_PERMISSION."""
+        """The permission the request needs, or ALLOW / NO_RULE / DENY_RULE /
+        UNKNOWN_NAME / INVALID_PERMISSION."""
         text = extensions.get(CONTEXT_KEY)
         captures: dict[str, str] = {}
         if text is not None:
@@ -158,7 +159,7 @@ class ExtAuthz:
             if rule.outcome == ALLOW:
                 return ALLOW
             if rule.outcome == DENY:
-                return NO_RULE
+                return DENY_RULE
             assert isinstance(rule.outcome, Template)
             template = rule.outcome
         try:

@@ -136,6 +136,12 @@ def test_denials_401_and_403_with_reason_and_body(served) -> None:  # type: igno
     assert r.denied_response.status.code == 403
     assert headers_of(r.denied_response.headers)["x-authzd-reason"] == "NO_RULE"
 
+    # A deny rule: refused whatever the token holds.
+    admin_token = admin.token  # an Operator token
+    r = envoy.check("POST", "/api/v2/secret/x", admin_token)
+    assert r.denied_response.status.code == 403
+    assert headers_of(r.denied_response.headers)["x-authzd-reason"] == "DENY_RULE"
+
 
 def test_allow_rule_needs_no_token_and_strips_identity_headers(served) -> None:  # type: ignore[no-untyped-def]
     _, envoy, _ = served

@@ -148,4 +148,4 @@ def test_the_shipped_example_rules_parse() -> None:
 
     path = Path(__file__).resolve().parents[2] / "deploy" / "ext-authz.rules"
     rules = parse_rules(path.read_text(), str(path))
-    assert len(rules.rules) == 5
+    assert len(rules.rules) == 6
