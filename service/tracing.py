@@ -26,6 +26,8 @@ import grpc
 Handler = Callable[[Any, grpc.ServicerContext], Any]
 # Annotates the current span from a handler's response (hot paths, recording only).
 Annotate = Callable[[Any, Any], None]
+# The W3C trace headers carried inside a request, when its metadata has none.
+CarrierOf = Callable[[Any], dict[str, str]]
 
 REASON = "authzd.decision.reason"
 AUTHORIZATION_ID = "authzd.authorization_id"
@@ -68,16 +70,22 @@ class Tracing:
     def shutdown(self) -> None:
         self.providers[0].shutdown()  # shuts the shared processor (flushes) too
 
-    def _parent(self, context: grpc.ServicerContext) -> Any:
+    def _parent(self, request: Any, context: grpc.ServicerContext,
+                carrier_of: CarrierOf | None) -> Any:
         carrier = {}
         for key, value in context.invocation_metadata() or ():
             if key in ("traceparent", "tracestate") and isinstance(value, str):
                 carrier[key] = value
+        if not carrier and carrier_of is not None:
+            carrier = carrier_of(request)
         return self._propagator.extract(carrier) if carrier else None
 
     def wrap(self, handler: Handler, method: str, *, hot: bool,
-             annotate: Annotate | None = None) -> Handler:
-        """`handler` inside a SERVER span named after `method` ("Service/Method")."""
+             annotate: Annotate | None = None,
+             carrier_of: CarrierOf | None = None) -> Handler:
+        """`handler` inside a SERVER span named after `method` ("Service/Method"),
+        the child of the `traceparent` in the call's metadata, else of the one
+        `carrier_of(request)` finds (ext_authz: the HTTP request's headers)."""
         tracer = self.hot if hot else self.admin
         service, _, name = method.partition("/")
         attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
@@ -86,7 +94,8 @@ class Tracing:
         @functools.wraps(handler)
         def traced(request: Any, context: grpc.ServicerContext) -> Any:
             with tracer.start_as_current_span(
-                method, context=self._parent(context), kind=server, attributes=attributes,
+                method, context=self._parent(request, context, carrier_of), kind=server,
+                attributes=attributes,
                 record_exception=False, set_status_on_exception=False,
             ) as span:
                 response = None

@@ -268,8 +268,20 @@ def handler(ext: ExtAuthz, tracing: Any = None) -> Callable[[bytes, grpc.Service
         return None
 
     if tracing is not None:
-        return tracing.wrap(Check, "Authorization/Check", hot=True)  # type: ignore[no-any-return]
+        return tracing.wrap(  # type: ignore[no-any-return]
+            Check, "Authorization/Check", hot=True, carrier_of=_trace_headers
+        )
     return Check
+
+
+def _trace_headers(raw: bytes) -> dict[str, str]:
+    """The HTTP request's traceparent/tracestate, for a Check whose gRPC metadata
+    has none (Envoy without tracing of its own forwards the client's headers)."""
+    try:
+        headers = ext_pb.CheckRequest.FromString(raw).attributes.request.http.headers
+    except DecodeError:
+        return {}
+    return {k: headers[k] for k in ("traceparent", "tracestate") if k in headers}
 
 
 def add_to_server(check: Callable[..., Any], server: grpc.Server) -> None:

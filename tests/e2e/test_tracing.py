@@ -127,6 +127,13 @@ def test_ext_authz_check_span_parent_and_attributes(traced: Traced) -> None:
     assert span.attributes["authzd.decision.reason"] == "ALLOWED"
     assert span.attributes["authzd.authorization_id"] == traced.auth_id
 
+    # No traceparent in the metadata: the one in the HTTP request's headers.
+    other, carried = outer_span()
+    r = traced.envoy.check("POST", WRITE, traced.token, traceparent=dict(carried)["traceparent"])
+    assert r.status.code == 0
+    child = traced.named("Authorization/Check")[-1]
+    assert child.parent is not None and child.parent.span_id == other.get_span_context().span_id
+
     r = traced.envoy.check("POST", WRITE, "not-a-token")
     assert r.denied_response.status.code == 401
     denied = traced.named("Authorization/Check")[-1]
