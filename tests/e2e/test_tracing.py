@@ -198,3 +198,22 @@ def test_serve_with_otel_logs_the_trace_id(tmp_path: Path) -> None:
     (line,) = [x for x in lines if x.get("event") == "rpc"
                and x.get("method") == "SetupService/Setup"]
     assert re.fullmatch(r"[0-9a-f]{32}", line["trace_id"])
+
+
+def test_off_unless_asked_and_clear_errors_when_asked_wrongly(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from service.tracing import from_environment
+
+    monkeypatch.delenv("OTEL_TRACES_EXPORTER", raising=False)
+    assert from_environment(False) is None
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin-thrift")
+    with pytest.raises(ValueError, match="OTEL_TRACES_EXPORTER='zipkin-thrift'"):
+        from_environment(False)
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    tracing = from_environment(False)
+    assert isinstance(tracing, Tracing)
+    tracing.shutdown()
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace.export", None)
+    with pytest.raises(ValueError, match=r"pip install 'authzd\[otel\]'"):
+        from_environment(True)
