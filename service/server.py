@@ -28,9 +28,13 @@ from service.app.access import AccessIndex
 from service.app.audit import open_auditor
 from service.app.clock import Clock, SystemClock
 from service.app.context import App
+from service.app.ext_rules import load_rules
+from service.app.names import NameIndex
 from service.app.passwords import BoundedHasher
 from service.settings import Settings
 from service.store import notify, open_store
+from service.tracing import Tracing, from_environment
+from service.transport import ext_authz
 from service.transport.access import AccessServicer
 from service.transport.access import add_to_server as add_access_service
 from service.transport.limits import add_service, checked
@@ -101,6 +105,7 @@ class Server:
         self.port = port
         self.executor = executor
         self._stopping = threading.Event()
+        self.tracing: Tracing | None = None  # shut down at stop (when built here)
 
     def start(self) -> None:
         if self.app.settings.preload:
@@ -134,6 +139,8 @@ class Server:
         self.app.access.stop()
         self.app.store.close()
         self.app.audit.close()
+        if self.tracing is not None:
+            self.tracing.shutdown()  # flush what is still batched
 
     def handlers_done(self, timeout: float) -> bool:
         """After stop(): whether every RPC handler thread has returned, waiting up
@@ -168,12 +175,20 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
 
 
 def build_server(
-    settings: Settings, *, clock: Clock | None = None, hasher: PasswordHasher | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    hasher: PasswordHasher | None = None,
+    tracing: Tracing | None = None,
 ) -> tuple[Server, int]:
     """Build (not start) the server; listen on settings.listen (port 0: any free port).
-    Tests pass a FakeClock and a cheap hasher."""
+    Tests pass a FakeClock, a cheap hasher, and tracing to an in-memory exporter."""
     credentials = _server_credentials(settings)
+    rules = load_rules(settings.ext_authz_rules) if settings.ext_authz_rules else None
+    owns_tracing = tracing is None
+    tracing = tracing or from_environment(settings.otel)
     app = build_app(settings, clock, hasher)
+    app.tracing = tracing
     executor = futures.ThreadPoolExecutor(
         max_workers=settings.threads, thread_name_prefix=_RPC_THREADS
     )
@@ -198,15 +213,24 @@ def build_server(
             ("grpc.so_reuseport", 1 if settings.reuseport else 0),
         ],
     )
-    add_access_service(
-        AccessServicer(
-            app.access,
-            max_check_bytes=settings.max_check_request_bytes,
-            max_batch_bytes=settings.max_batch_request_bytes,
-        ),
-        grpc_server,
+    access_servicer = AccessServicer(
+        app.access,
+        max_check_bytes=settings.max_check_request_bytes,
+        max_batch_bytes=settings.max_batch_request_bytes,
     )
+    add_access_service(access_servicer, grpc_server, tracing)
     names = [access_service_pb2.DESCRIPTOR.services_by_name["AccessService"].full_name]
+    if settings.ext_authz:
+        checker = ext_authz.ExtAuthz(
+            app.access,
+            NameIndex(app.store, app.access),
+            rules,
+            remove_authorization=settings.ext_authz_remove_authorization,
+            denials=access_servicer.denials,
+            max_bytes=settings.max_admin_request_bytes,
+        )
+        ext_authz.add_to_server(ext_authz.handler(checker, tracing), grpc_server)
+        names.append(ext_authz.SERVICE)
     admin_limit = settings.max_admin_request_bytes
     for servicer_cls, pb2 in _ADMIN:
         servicer = servicer_cls(app)
@@ -254,4 +278,6 @@ def build_server(
         app.store.close()
         app.audit.close()
         raise OSError(f"cannot listen on {settings.listen}")
-    return Server(grpc_server, app, health_servicer, port, executor), port
+    server = Server(grpc_server, app, health_servicer, port, executor)
+    server.tracing = tracing if owns_tracing else None
+    return server, port

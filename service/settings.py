@@ -38,6 +38,15 @@ class Settings:
     tls_key: str = ""
     tls_client_ca: str = ""
     reuseport: bool = False
+    # Envoy ext_authz (envoy.service.auth.v3.Authorization) on the same port; the
+    # rules file maps HTTP requests to permissions (service/app/ext_rules.py);
+    # optionally strip the client's authorization header before the upstream.
+    ext_authz: bool = True
+    ext_authz_rules: str = ""
+    ext_authz_remove_authorization: bool = False
+    # OpenTelemetry traces (needs the `otel` extra); also on when the environment
+    # sets OTEL_TRACES_EXPORTER.
+    otel: bool = False
 
     def redacted(self) -> dict[str, str]:
         """Every setting as text, with secrets (URL passwords) replaced by ***."""

@@ -284,6 +284,11 @@ def client(running: Running) -> Client:
 
 @pytest.fixture
 def admin(client: Client) -> Admin:
+    return setup_admin(client)
+
+
+def setup_admin(client: Client) -> Admin:
+    """Setup: the Operator token, user, org "acme" and bucket "telemetry"."""
     r = client.setup.Setup(
         setup_service_pb2.SetupRequest(
             username=ADMIN_USER, password=ADMIN_PASSWORD, org="acme", bucket="telemetry"

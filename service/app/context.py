@@ -7,6 +7,7 @@ import contextlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from service.domain.ids import new_id
 from service.domain.tokens import TokenKind, new_token
@@ -28,6 +29,8 @@ class App:
     hasher: BoundedHasher = field(default_factory=BoundedHasher)
     # Records nothing unless given a sink (build_app does, from --audit-log).
     audit: Auditor = field(default_factory=Auditor)
+    # service.tracing.Tracing when traces are on (--otel / OTEL_TRACES_EXPORTER).
+    tracing: Any = None
 
     @contextlib.contextmanager
     def write(self) -> Iterator[None]:

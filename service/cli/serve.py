@@ -139,6 +139,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help='audit events as JSON lines: a file to append to, "-" for stderr, '
         f'"off" for none (default {d.audit_log}; env AUTHZD_AUDIT_LOG)',
     )
+    p.add_argument(
+        "--ext-authz",
+        default=env("AUTHZD_EXT_AUTHZ", "on" if d.ext_authz else "off"),
+        choices=["on", "off"],
+        help="serve Envoy's ext_authz v3 Authorization/Check on the same port (default on)",
+    )
+    p.add_argument(
+        "--ext-authz-rules",
+        metavar="PATH",
+        default=env("AUTHZD_EXT_AUTHZ_RULES", d.ext_authz_rules),
+        help="rules mapping HTTP method and path to the permission needed (README "
+        '"Behind Envoy"); without it only routes with the authzd_permission context '
+        "extension are allowed",
+    )
+    p.add_argument(
+        "--ext-authz-remove-authorization",
+        action="store_true",
+        default=env("AUTHZD_EXT_AUTHZ_REMOVE_AUTHORIZATION", "") not in ("", "0", "false"),
+        help="remove the authorization header from requests ext_authz allows",
+    )
+    p.add_argument(
+        "--otel",
+        action="store_true",
+        default=env("AUTHZD_OTEL", "") not in ("", "0", "false"),
+        help="OpenTelemetry traces, configured by the OTEL_* environment variables "
+        "(needs authzd[otel]; also on when OTEL_TRACES_EXPORTER is set)",
+    )
     p.set_defaults(func=run)
 
 
@@ -168,6 +195,10 @@ def run(args: argparse.Namespace) -> int:
         stale_after=args.stale_after,
         reuseport=args.reuseport,
         workers=args.workers,
+        ext_authz=args.ext_authz == "on",
+        ext_authz_rules=args.ext_authz_rules,
+        ext_authz_remove_authorization=args.ext_authz_remove_authorization,
+        otel=args.otel,
     )
     configure_logging(settings.log_level, settings.log_format)
     log = structlog.get_logger("authzd")
@@ -359,7 +390,15 @@ def supervise(args: argparse.Namespace) -> int:
         str(args.stale_after),
         "--audit-log",
         args.audit_log,
+        "--ext-authz",
+        args.ext_authz,
     ]
+    if args.ext_authz_rules:
+        argv += ["--ext-authz-rules", args.ext_authz_rules]
+    if args.ext_authz_remove_authorization:
+        argv.append("--ext-authz-remove-authorization")
+    if args.otel:
+        argv.append("--otel")
     if not args.preload:
         argv.append("--no-preload")
     for flag, value in (

@@ -37,8 +37,12 @@ MAX_BATCH = 10_000
 MAX_CHECK_BYTES = 64 * 1024
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 
-DECISIONS = Counter("authzd_decisions_total", "CheckAccess decisions by reason", ["reason"])
-_COUNTERS = {r: DECISIONS.labels(r.name) for r in Reason}
+DECISIONS = Counter(
+    "authzd_decisions_total",
+    "Decisions by reason and source (CheckAccess, or ext_authz for Envoy's Check)",
+    ["reason", "source"],
+)
+_COUNTERS = {r: DECISIONS.labels(r.name, "CheckAccess") for r in Reason}
 
 
 def requested_permission(field: str, msg: Any) -> Permission:
@@ -168,15 +172,28 @@ def _parse(message: Any, raw: bytes) -> Any:
         raise not_a_message() from None
 
 
-def add_to_server(servicer: AccessServicer, server: grpc.Server) -> None:
-    """Register AccessService with bytes in and bytes out (see AccessServicer)."""
+def add_to_server(servicer: AccessServicer, server: grpc.Server, tracing: Any = None) -> None:
+    """Register AccessService with bytes in and bytes out (see AccessServicer);
+    with tracing (service.tracing.Tracing), each call in a sampled span."""
+    check, batch = servicer.CheckAccess, servicer.BatchCheckAccess
+    if tracing is not None:
+        check = tracing.wrap(check, "AccessService/CheckAccess", hot=True, annotate=_annotate)
+        batch = tracing.wrap(batch, "AccessService/BatchCheckAccess", hot=True)
     handlers: dict[str, grpc.RpcMethodHandler] = {
-        "CheckAccess": grpc.unary_unary_rpc_method_handler(servicer.CheckAccess),
-        "BatchCheckAccess": grpc.unary_unary_rpc_method_handler(servicer.BatchCheckAccess),
+        "CheckAccess": grpc.unary_unary_rpc_method_handler(check),
+        "BatchCheckAccess": grpc.unary_unary_rpc_method_handler(batch),
     }
     name = access_pb.DESCRIPTOR.services_by_name["AccessService"].full_name
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
     server.add_registered_method_handlers(name, handlers)
+
+
+def _annotate(span: Any, raw: bytes) -> None:
+    """A sampled CheckAccess span's decision reason and authorization id."""
+    r = access_pb.CheckAccessResponse.FromString(raw)
+    span.set_attribute("authzd.decision.reason", Reason(r.reason).name)
+    if r.authorization_id:
+        span.set_attribute("authzd.authorization_id", r.authorization_id)
 
 
 class DenialLog:
@@ -188,9 +205,11 @@ class DenialLog:
     def __init__(self, window: float = 10.0, max_kinds: int = 10_000) -> None:
         self.window = window
         self.max_kinds = max_kinds
-        self._seen: dict[tuple[Reason, str, Permission], list[float]] = {}
+        self._seen: dict[tuple[Reason, str, Permission | str], list[float]] = {}
 
-    def record(self, decision: Decision, requested: Permission) -> None:
+    def record(self, decision: Decision, requested: Permission | str) -> None:
+        """`requested` is the permission, or (ext_authz with no permission to
+        decide on) a short text saying why there was none."""
         key = (decision.reason, decision.authorization_id, requested)
         now = time.monotonic()
         entry = self._seen.get(key)
@@ -203,7 +222,7 @@ class DenialLog:
         log.info(
             "denied",
             reason=decision.reason.name,
-            permission=format_permission(requested),
+            permission=requested if isinstance(requested, str) else format_permission(requested),
             authorization_id=decision.authorization_id,
             repeats_since_last=int(entry[1]) if entry else 0,
         )

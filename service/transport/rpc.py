@@ -23,6 +23,7 @@ from service.app.caller import Caller, authenticate
 from service.app.context import App
 from service.domain.errors import AuthzdError, StoreUnavailable
 from service.store.database import STORE_ERRORS
+from service.tracing import annotate_current
 
 from .audited import AUDITED, Audited
 from .errors import REASON_PREFIX, to_status
@@ -43,6 +44,7 @@ def _metadata(context: grpc.ServicerContext, key: str) -> str | None:
 def rpc(app: App, method: str, handler: Handler, *, authenticated: bool) -> Handler:
     """Wrap a servicer method `handler(request, context[, caller])`."""
     audited = AUDITED.get(method)
+    tracing = app.tracing
 
     @functools.wraps(handler)
     def wrapper(request: Any, context: grpc.ServicerContext) -> Any:
@@ -63,10 +65,14 @@ def rpc(app: App, method: str, handler: Handler, *, authenticated: bool) -> Hand
                 structlog.contextvars.bind_contextvars(
                     caller_authorization=caller.authorization_id, caller_user=caller.user_id
                 )
+                if tracing is not None:
+                    annotate_current(authorization_id=caller.authorization_id)
                 response = handler(request, context, caller)
             else:
                 response = handler(request, context)
         except AuthzdError as err:
+            if tracing is not None:
+                annotate_current(reason=err.reason)
             _finish(start, err.code.value, reason=err.reason)
             _audit(app, audited, request, None, caller, err)
             context.abort_with_status(to_status(err))
@@ -87,6 +93,8 @@ def rpc(app: App, method: str, handler: Handler, *, authenticated: bool) -> Hand
             _audit(app, audited, request, response, caller, None)
             return response
 
+    if tracing is not None:  # the span is around all of it: the log line has its trace id
+        return tracing.wrap(wrapper, method, hot=False)
     return wrapper
 
 

@@ -325,7 +325,7 @@ def test_a_change_the_service_could_not_make_is_an_error_event(
     tmp_path: Path, raised: Exception, reason: str
 ) -> None:
     path = tmp_path / "audit.jsonl"
-    app = SimpleNamespace(audit=Auditor(FileSink(str(path)), FakeClock()))
+    app = SimpleNamespace(audit=Auditor(FileSink(str(path)), FakeClock()), tracing=None)
 
     def handler(request: Any, context: Any) -> Any:
         raise raised

@@ -33,5 +33,5 @@ def test_decisions_are_counted_by_reason(tmp_path):  # type: ignore[no-untyped-d
     finally:
         server.terminate()
         server.wait(15)
-    assert 'authzd_decisions_total{reason="TOKEN_UNKNOWN"} 3.0' in text
-    assert 'authzd_decisions_total{reason="ALLOWED"} 0.0' in text
+    assert 'authzd_decisions_total{reason="TOKEN_UNKNOWN",source="CheckAccess"} 3.0' in text
+    assert 'authzd_decisions_total{reason="ALLOWED",source="CheckAccess"} 0.0' in text

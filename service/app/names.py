@@ -1,0 +1,73 @@
+"""Organization and bucket names -> ids, read-only, for ext_authz rules.
+
+Kept beside the AccessIndex and retired with it: every answer is remembered until
+the index's generation moves (any write here, or another process's write seen by
+the poller), so a renamed or deleted org or bucket stops resolving as soon as a
+token change would. Unknown names are remembered too (a flood of writes to a
+misspelt bucket costs a dictionary lookup each, not a query).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from service.store.database import Page, Store
+
+from .access import AccessIndex
+
+
+class NameIndex:
+    def __init__(self, store: Store, access: AccessIndex, max_names: int = 10_000) -> None:
+        self._store = store
+        self._access = access
+        self._max = max_names
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._orgs: dict[str, str | None] = {}
+        self._buckets: dict[tuple[str, str], str | None] = {}
+
+    def _current(self) -> None:
+        self._access.ensure_fresh()  # fail closed like a decision
+        generation = self._access.generation
+        if generation != self._generation:
+            with self._lock:
+                self._orgs.clear()
+                self._buckets.clear()
+                self._generation = generation
+
+    def org_id(self, name: str) -> str | None:
+        """The id of the organization named `name`, None if there is none."""
+        self._current()
+        try:
+            return self._orgs[name]
+        except KeyError:
+            pass
+        generation = self._generation
+        with self._store.read():
+            org = self._store.get_org_by_name(name)
+        found = org.id if org else None
+        self._keep(self._orgs, name, found, generation)
+        return found
+
+    def bucket_id(self, org_id: str, name: str) -> str | None:
+        """The id of the bucket named `name` in org `org_id`, None if none."""
+        self._current()
+        key = (org_id, name)
+        try:
+            return self._buckets[key]
+        except KeyError:
+            pass
+        generation = self._generation
+        with self._store.read():
+            buckets = self._store.list_buckets(Page("", 1), org_id=org_id, name=name)
+        found = buckets[0].id if buckets else None
+        self._keep(self._buckets, key, found, generation)
+        return found
+
+    def _keep(self, table: dict, key: object, value: str | None, generation: int) -> None:  # type: ignore[type-arg]
+        with self._lock:
+            if generation != self._generation or self._access.generation != generation:
+                return  # a write happened meanwhile: do not keep a possibly old answer
+            if len(table) >= self._max:
+                table.clear()
+            table[key] = value
