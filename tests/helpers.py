@@ -37,14 +37,24 @@ def fails(call: Callable[..., object], *args: Any, **kwargs: Any) -> grpc.RpcErr
     return exc.value
 
 
-def assert_error(err: grpc.RpcError, code: grpc.StatusCode, reason: str) -> None:
+def assert_error(
+    err: grpc.RpcError | pytest.ExceptionInfo[grpc.RpcError], code: grpc.StatusCode, reason: str
+) -> None:
+    """The error's status code and ErrorInfo reason (`USER_NOT_FOUND` or
+    `ERROR_REASON_USER_NOT_FOUND`); takes the error or pytest's ExceptionInfo."""
+    if isinstance(err, pytest.ExceptionInfo):
+        err = err.value
     assert err.code() == code, (err.code(), err.details())
-    assert reason_of(err) == f"ERROR_REASON_{reason}", (reason_of(err), err.details())
+    want = reason if reason.startswith("ERROR_REASON_") else f"ERROR_REASON_{reason}"
+    assert reason_of(err) == want, (reason_of(err), err.details())
 
 
-def create_user(client: Client, token: str, name: str, password: str = "") -> types_pb2.User:
+def create_user(
+    client: Client, token: str, name: str, password: str = "", status: int = 0
+) -> types_pb2.User:
     return client.users.CreateUser(
-        user_pb.CreateUserRequest(name=name, password=password), metadata=md(token)
+        user_pb.CreateUserRequest(name=name, password=password, status=status),
+        metadata=md(token),
     ).user
 
 
@@ -68,15 +78,15 @@ def mint(
     *,
     preset: int = 0,
     perms: Any = (),
-    expire_in: int = 0,
-    now: int = 0,
+    expire_seconds: float | None = None,
+    now: float = 0,
 ) -> tuple[str, str]:
     """CreateAuthorization; returns (token, authorization id)."""
     req = auth_pb.CreateAuthorizationRequest(
         org_id=org_id, user_id=user_id, preset=preset, permissions=list(perms)
     )
-    if expire_in:
-        req.expire_time.FromSeconds(now + expire_in)
+    if expire_seconds is not None:
+        req.expire_time.FromSeconds(int(now + expire_seconds))
     r = client.auths.CreateAuthorization(req, metadata=md(token))
     return r.token, r.authorization.id
 

@@ -24,6 +24,7 @@ from service.app.clock import FakeClock
 from service.domain.tokens import TokenKind, new_token
 from service.store.models import AuthorizationRow
 from tests.conftest import Admin, Client, Running, error_info, md
+from tests.helpers import check, perm
 
 R, W = types_pb2.ACTION_READ, types_pb2.ACTION_WRITE
 AUTHS = types_pb2.RESOURCE_TYPE_AUTHORIZATIONS
@@ -41,20 +42,6 @@ USER_INACTIVE = access_service_pb2.DECISION_REASON_USER_INACTIVE
 NO_MATCH = access_service_pb2.DECISION_REASON_NO_MATCHING_PERMISSION
 
 OTHER_ID = "0f0e0d0c0b0a0908"  # a well-formed id nothing in the store has
-
-
-def perm(action: int, rtype: int, org_id: str = "", id: str = "") -> types_pb2.Permission:
-    return types_pb2.Permission(
-        action=action, resource=types_pb2.Resource(type=rtype, org_id=org_id, id=id)
-    )
-
-
-def check(
-    client: Client, token: str, p: types_pb2.Permission
-) -> access_service_pb2.CheckAccessResponse:
-    return client.access.CheckAccess(
-        access_service_pb2.CheckAccessRequest(token=token, permission=p)
-    )
 
 
 def same_perm(a: types_pb2.Permission, b: types_pb2.Permission) -> bool:

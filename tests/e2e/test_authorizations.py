@@ -35,6 +35,7 @@ from service.domain.permissions import (
 from service.domain.presets import all_access_permissions, operator_permissions
 from service.domain.tokens import TokenKind, new_token
 from tests.conftest import ADMIN_USER, Admin, Client, error_info, md, reason_of
+from tests.helpers import assert_error, fails, perm
 
 pb = authorization_service_pb2
 R, W = types_pb2.ACTION_READ, types_pb2.ACTION_WRITE
@@ -57,12 +58,6 @@ SPEC_TYPES = [
 ]
 
 
-def perm(action: int, rtype: int, org_id: str = "", id: str = "") -> types_pb2.Permission:
-    return types_pb2.Permission(
-        action=action, resource=types_pb2.Resource(type=rtype, org_id=org_id, id=id)
-    )
-
-
 def texts(perms: Iterable[types_pb2.Permission]) -> list[str]:
     return [
         format_permission(
@@ -73,22 +68,11 @@ def texts(perms: Iterable[types_pb2.Permission]) -> list[str]:
     ]
 
 
-def fails(call: Callable[..., object], *args: Any, **kwargs: Any) -> grpc.RpcError:
-    with pytest.raises(grpc.RpcError) as exc:
-        call(*args, **kwargs)
-    return exc.value
-
-
 def _request(world: World) -> pb.CreateAuthorizationRequest:
     """A valid create request (org acme, read its buckets), to add to."""
     return pb.CreateAuthorizationRequest(
         org_id=world.org_a, permissions=[perm(R, BUCKETS, world.org_a)]
     )
-
-
-def assert_error(err: grpc.RpcError, code: grpc.StatusCode, reason: str) -> None:
-    assert err.code() == code, (err.code(), err.details())
-    assert reason_of(err) == "ERROR_REASON_" + reason, err.details()
 
 
 @dataclass

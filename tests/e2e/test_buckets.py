@@ -11,19 +11,14 @@ from authzd.v1 import organization_service_pb2 as org_pb
 from authzd.v1 import types_pb2
 from google.protobuf import field_mask_pb2
 
-from tests.conftest import error_info, md, reason_of
+from tests.conftest import error_info, md
+from tests.helpers import assert_error, mint, perm
 
 READ, WRITE = types_pb2.ACTION_READ, types_pb2.ACTION_WRITE
 BUCKETS = types_pb2.RESOURCE_TYPE_BUCKETS
 
 
 # -- helpers ---------------------------------------------------------------
-
-
-def perm(action: int, rtype: int, org_id: str = "", id: str = "") -> types_pb2.Permission:
-    return types_pb2.Permission(
-        action=action, resource=types_pb2.Resource(type=rtype, org_id=org_id, id=id)
-    )
 
 
 def create_org(client, token: str, name: str) -> types_pb2.Organization:
@@ -80,29 +75,13 @@ def list_all_buckets(
     raise AssertionError("pagination does not end")
 
 
-def mint(client, token: str, org_id: str, user_id: str = "", *, preset: int = 0, perms=()):
-    r = client.auths.CreateAuthorization(
-        auth_pb.CreateAuthorizationRequest(
-            org_id=org_id, user_id=user_id, preset=preset, permissions=list(perms)
-        ),
-        metadata=md(token),
-    )
-    return r.token
-
-
-def assert_error(exc: pytest.ExceptionInfo, code: grpc.StatusCode, reason: str) -> None:
-    err = exc.value
-    assert err.code() == code, (err.code(), err.details())
-    assert reason_of(err) == reason
-
-
 @pytest.fixture
 def two_orgs(client, admin):
     """acme (from setup) with its bucket, and globex with one bucket; an All-Access
     token for acme."""
     globex = create_org(client, admin.token, "globex")
     foreign = create_bucket(client, admin.token, "foreign", org_id=globex.id)
-    token = mint(client, admin.token, admin.org_id, preset=auth_pb.PRESET_ALL_ACCESS)
+    token, _ = mint(client, admin.token, admin.org_id, preset=auth_pb.PRESET_ALL_ACCESS)
     return globex, foreign, token
 
 
@@ -272,7 +251,7 @@ def test_all_access_token_cannot_touch_another_orgs_buckets(
 def test_read_write_bucket_token(client, admin, running) -> None:
     other = create_bucket(client, admin.token, "other", org_id=admin.org_id)
     b = admin.bucket_id
-    token = mint(
+    token, _ = mint(
         client,
         admin.token,
         admin.org_id,
@@ -306,7 +285,7 @@ def test_read_write_bucket_token(client, admin, running) -> None:
 
 def test_read_only_bucket_token_cannot_write(client, admin, running) -> None:
     b = admin.bucket_id
-    token = mint(client, admin.token, admin.org_id, perms=[perm(READ, BUCKETS, admin.org_id, b)])
+    token, _ = mint(client, admin.token, admin.org_id, perms=[perm(READ, BUCKETS, admin.org_id, b)])
     assert get_bucket(client, token, b).id == b
     before = running.snapshot()
     with pytest.raises(grpc.RpcError) as exc:
@@ -322,7 +301,9 @@ def test_read_only_bucket_token_cannot_write(client, admin, running) -> None:
 def test_write_only_bucket_token_cannot_see_the_bucket(client, admin) -> None:
     # Write does not imply read: without read the bucket is invisible.
     b = admin.bucket_id
-    token = mint(client, admin.token, admin.org_id, perms=[perm(WRITE, BUCKETS, admin.org_id, b)])
+    token, _ = mint(
+        client, admin.token, admin.org_id, perms=[perm(WRITE, BUCKETS, admin.org_id, b)]
+    )
     with pytest.raises(grpc.RpcError) as exc:
         get_bucket(client, token, b)
     assert_error(exc, grpc.StatusCode.NOT_FOUND, "ERROR_REASON_BUCKET_NOT_FOUND")
@@ -331,7 +312,7 @@ def test_write_only_bucket_token_cannot_see_the_bucket(client, admin) -> None:
 
 def test_org_wide_bucket_grant(client, admin, two_orgs) -> None:
     globex, foreign, _ = two_orgs
-    token = mint(client, admin.token, globex.id, perms=[perm(READ, BUCKETS, globex.id)])
+    token, _ = mint(client, admin.token, globex.id, perms=[perm(READ, BUCKETS, globex.id)])
     assert get_bucket(client, token, foreign.id).name == "foreign"
     assert [b.id for b in list_all_buckets(client, token)] == [foreign.id]
     with pytest.raises(grpc.RpcError) as exc:

@@ -383,7 +383,7 @@ def test_unknown_user_names_are_throttled_like_accounts(
 def test_an_expiring_operator_token_is_not_the_way_in(client, admin, clock) -> None:
     now = int(clock.now().timestamp())
     expiring, _ = mint(
-        client, admin.token, admin.org_id, admin.user_id, preset=OPERATOR, expire_in=4, now=now
+        client, admin.token, admin.org_id, admin.user_id, preset=OPERATOR, expire_seconds=4, now=now
     )
     err = fails(
         client.auths.DeleteAuthorization,

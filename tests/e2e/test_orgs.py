@@ -13,7 +13,8 @@ from authzd.v1 import types_pb2
 from authzd.v1 import user_service_pb2 as user_pb
 from google.protobuf import field_mask_pb2
 
-from tests.conftest import error_info, md, reason_of
+from tests.conftest import error_info, md
+from tests.helpers import assert_error, check, create_user, mint, perm
 
 READ, WRITE = types_pb2.ACTION_READ, types_pb2.ACTION_WRITE
 BUCKETS, ORGS = types_pb2.RESOURCE_TYPE_BUCKETS, types_pb2.RESOURCE_TYPE_ORGS
@@ -22,12 +23,6 @@ TOKEN_UNKNOWN = access_pb.DECISION_REASON_TOKEN_UNKNOWN
 
 
 # -- helpers ---------------------------------------------------------------
-
-
-def perm(action: int, rtype: int, org_id: str = "", id: str = "") -> types_pb2.Permission:
-    return types_pb2.Permission(
-        action=action, resource=types_pb2.Resource(type=rtype, org_id=org_id, id=id)
-    )
 
 
 def create_org(client, token: str, name: str, description: str = "") -> types_pb2.Organization:
@@ -71,34 +66,10 @@ def list_all_orgs(client, token: str, page_size: int = 0) -> list:
     raise AssertionError("pagination does not end")
 
 
-def create_user(client, token: str, name: str) -> types_pb2.User:
-    return client.users.CreateUser(user_pb.CreateUserRequest(name=name), metadata=md(token)).user
-
-
 def create_bucket(client, token: str, org_id: str, name: str) -> types_pb2.Bucket:
     return client.buckets.CreateBucket(
         bucket_pb.CreateBucketRequest(org_id=org_id, name=name), metadata=md(token)
     ).bucket
-
-
-def mint(client, token: str, org_id: str, user_id: str = "", *, preset: int = 0, perms=()):
-    r = client.auths.CreateAuthorization(
-        auth_pb.CreateAuthorizationRequest(
-            org_id=org_id, user_id=user_id, preset=preset, permissions=list(perms)
-        ),
-        metadata=md(token),
-    )
-    return r.token, r.authorization.id
-
-
-def check(client, token: str, p: types_pb2.Permission) -> access_pb.CheckAccessResponse:
-    return client.access.CheckAccess(access_pb.CheckAccessRequest(token=token, permission=p))
-
-
-def assert_error(exc: pytest.ExceptionInfo, code: grpc.StatusCode, reason: str) -> None:
-    err = exc.value
-    assert err.code() == code, (err.code(), err.details())
-    assert reason_of(err) == reason
 
 
 def all_access(client, admin, org_id: str) -> str:

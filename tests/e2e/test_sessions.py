@@ -14,9 +14,10 @@ from authzd.v1 import bucket_service_pb2 as bucket_pb
 from authzd.v1 import session_service_pb2 as session_pb
 from authzd.v1 import types_pb2
 from authzd.v1 import user_service_pb2 as user_pb
-from google.protobuf import field_mask_pb2, timestamp_pb2
+from google.protobuf import field_mask_pb2
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, md, reason_of
+from tests.helpers import check, create_user, mint, perm, sign_in
 
 READ, WRITE = types_pb2.ACTION_READ, types_pb2.ACTION_WRITE
 USERS, BUCKETS, ORGS, INSTANCE = (
@@ -34,18 +35,8 @@ TTL = 60 * 60
 # -- helpers ---------------------------------------------------------------
 
 
-def perm(action: int, rtype: int, org_id: str = "", id: str = "") -> types_pb2.Permission:
-    return types_pb2.Permission(
-        action=action, resource=types_pb2.Resource(type=rtype, org_id=org_id, id=id)
-    )
-
-
 def sign_in_response(client, username: str, password: str) -> session_pb.SignInResponse:
     return client.sessions.SignIn(session_pb.SignInRequest(username=username, password=password))
-
-
-def sign_in(client, username: str, password: str) -> str:
-    return sign_in_response(client, username, password).session_token
 
 
 def assert_unauthenticated(exc: pytest.ExceptionInfo) -> None:
@@ -59,36 +50,6 @@ def assert_sign_in_refused(client, username: str, password: str) -> None:
     with pytest.raises(grpc.RpcError) as exc:
         sign_in(client, username, password)
     assert_unauthenticated(exc)
-
-
-def check(client, token: str, p: types_pb2.Permission) -> access_pb.CheckAccessResponse:
-    return client.access.CheckAccess(access_pb.CheckAccessRequest(token=token, permission=p))
-
-
-def create_user(client, token: str, name: str, password: str = "") -> types_pb2.User:
-    return client.users.CreateUser(
-        user_pb.CreateUserRequest(name=name, password=password), metadata=md(token)
-    ).user
-
-
-def mint(
-    client,
-    token: str,
-    org_id: str,
-    user_id: str = "",
-    *,
-    preset: int = 0,
-    perms=(),
-    expire_seconds: float | None = None,
-    now: float = 0.0,
-):
-    req = auth_pb.CreateAuthorizationRequest(
-        org_id=org_id, user_id=user_id, preset=preset, permissions=list(perms)
-    )
-    if expire_seconds is not None:
-        req.expire_time.CopyFrom(timestamp_pb2.Timestamp(seconds=int(now + expire_seconds)))
-    r = client.auths.CreateAuthorization(req, metadata=md(token))
-    return r.token, r.authorization.id
 
 
 def set_auth_status(client, token: str, auth_id: str, status: int) -> None:

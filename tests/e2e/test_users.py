@@ -7,12 +7,12 @@ import grpc
 import pytest
 from authzd.v1 import access_service_pb2 as access_pb
 from authzd.v1 import authorization_service_pb2 as auth_pb
-from authzd.v1 import session_service_pb2 as session_pb
 from authzd.v1 import types_pb2
 from authzd.v1 import user_service_pb2 as user_pb
 from google.protobuf import field_mask_pb2
 
-from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, error_info, md, reason_of
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, error_info, md
+from tests.helpers import assert_error, check, create_user, mint, perm, set_password, sign_in
 
 READ, WRITE = types_pb2.ACTION_READ, types_pb2.ACTION_WRITE
 USERS, BUCKETS, ORGS = (
@@ -27,40 +27,6 @@ USER_INACTIVE = access_pb.DECISION_REASON_USER_INACTIVE
 
 
 # -- helpers ---------------------------------------------------------------
-
-
-def perm(action: int, rtype: int, org_id: str = "", id: str = "") -> types_pb2.Permission:
-    return types_pb2.Permission(
-        action=action, resource=types_pb2.Resource(type=rtype, org_id=org_id, id=id)
-    )
-
-
-def create_user(client, token: str, name: str, password: str = "", status: int = 0):
-    return client.users.CreateUser(
-        user_pb.CreateUserRequest(name=name, password=password, status=status),
-        metadata=md(token),
-    ).user
-
-
-def mint(client, token: str, org_id: str, user_id: str = "", *, preset: int = 0, perms=()):
-    """CreateAuthorization; returns (token, authorization id)."""
-    r = client.auths.CreateAuthorization(
-        auth_pb.CreateAuthorizationRequest(
-            org_id=org_id, user_id=user_id, preset=preset, permissions=list(perms)
-        ),
-        metadata=md(token),
-    )
-    return r.token, r.authorization.id
-
-
-def check(client, token: str, p: types_pb2.Permission) -> access_pb.CheckAccessResponse:
-    return client.access.CheckAccess(access_pb.CheckAccessRequest(token=token, permission=p))
-
-
-def sign_in(client, username: str, password: str) -> str:
-    return client.sessions.SignIn(
-        session_pb.SignInRequest(username=username, password=password)
-    ).session_token
 
 
 def list_all_users(client, token: str, page_size: int = 0) -> list:
@@ -90,12 +56,6 @@ def update_user(client, token: str, user: types_pb2.User, paths: list[str]):
 def all_access(client, admin, user_id: str) -> str:
     token, _ = mint(client, admin.token, admin.org_id, user_id, preset=auth_pb.PRESET_ALL_ACCESS)
     return token
-
-
-def assert_error(exc: pytest.ExceptionInfo, code: grpc.StatusCode, reason: str) -> None:
-    err = exc.value
-    assert err.code() == code, (err.code(), err.details())
-    assert reason_of(err) == reason
 
 
 # -- create ------------------------------------------------------------------
@@ -460,13 +420,6 @@ def test_inactive_operator_token_does_not_count_as_a_way_in(client, admin) -> No
 
 
 # -- passwords ---------------------------------------------------------------
-
-
-def set_password(client, token: str, user_id: str, new: str, old: str = "") -> None:
-    client.users.SetPassword(
-        user_pb.SetPasswordRequest(id=user_id, old_password=old, new_password=new),
-        metadata=md(token),
-    )
 
 
 def assert_sign_in_fails(client, username: str, password: str) -> None:

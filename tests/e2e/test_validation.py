@@ -20,6 +20,7 @@ from authzd.v1 import user_service_pb2 as user_pb
 from google.protobuf import field_mask_pb2
 
 from tests.conftest import error_info, md
+from tests.helpers import perm
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
@@ -44,12 +45,6 @@ BAD_IDS = [
 
 def mask(*paths: str) -> field_mask_pb2.FieldMask:
     return field_mask_pb2.FieldMask(paths=list(paths))
-
-
-def perm(action: int, rtype: int, org_id: str = "", id: str = "") -> types_pb2.Permission:
-    return types_pb2.Permission(
-        action=action, resource=types_pb2.Resource(type=rtype, org_id=org_id, id=id)
-    )
 
 
 @dataclass
