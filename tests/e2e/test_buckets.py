@@ -31,7 +31,9 @@ def create_bucket(
     client, token: str, name: str, *, org_id: str = "", org: str = "", description: str = ""
 ) -> types_pb2.Bucket:
     return client.buckets.CreateBucket(
-        bucket_pb.CreateBucketRequest(org_id=org_id, org=org, name=name, description=description),
+        bucket_pb.CreateBucketRequest(
+            name=name, description=description, **({"org": org} if org else {"org_id": org_id})
+        ),
         metadata=md(token),
     ).bucket
 
@@ -62,7 +64,9 @@ def list_all_buckets(
     for _ in range(100):
         r = client.buckets.ListBuckets(
             bucket_pb.ListBucketsRequest(
-                org_id=org_id, org=org, page_size=page_size, page_token=page_token
+                page_size=page_size,
+                page_token=page_token,
+                **({"org": org} if org else {"org_id": org_id} if org_id else {}),
             ),
             metadata=md(token),
         )

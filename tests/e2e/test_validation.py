@@ -550,54 +550,8 @@ def test_missing_required_org(client, world) -> None:
     )
 
 
-def test_id_and_name_both_given(client, world) -> None:
-    t = md(world.token)
-    refused(
-        client,
-        world,
-        lambda: client.buckets.CreateBucket(
-            bucket_pb.CreateBucketRequest(org_id=world.org_id, org="acme", name="n"), metadata=t
-        ),
-        INVALID,
-        "ERROR_REASON_INVALID_ARGUMENT",
-        "org",
-    )
-    refused(
-        client,
-        world,
-        lambda: client.buckets.ListBuckets(
-            bucket_pb.ListBucketsRequest(org_id=world.org_id, org="acme"), metadata=t
-        ),
-        INVALID,
-        "ERROR_REASON_INVALID_ARGUMENT",
-        "org",
-    )
-    refused(
-        client,
-        world,
-        lambda: client.auths.CreateAuthorization(
-            auth_pb.CreateAuthorizationRequest(
-                org_id=world.org_id,
-                user_id=world.user_id,
-                user="bob",
-                preset=auth_pb.PRESET_ALL_ACCESS,
-            ),
-            metadata=t,
-        ),
-        INVALID,
-        "ERROR_REASON_INVALID_ARGUMENT",
-        "user",
-    )
-    refused(
-        client,
-        world,
-        lambda: client.auths.ListAuthorizations(
-            auth_pb.ListAuthorizationsRequest(user_id=world.user_id, user="bob"), metadata=t
-        ),
-        INVALID,
-        "ERROR_REASON_INVALID_ARGUMENT",
-        "user",
-    )
+# org_id/org and user_id/user are oneofs: "both given" cannot be sent (the one
+# set last wins; tests/e2e/test_authorizations.py::test_org_and_user_are_oneofs).
 
 
 # -- names and descriptions ----------------------------------------------------

@@ -27,35 +27,35 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%authzd/v1/authorization_service.proto\x12\tauthzd.v1\x1a\x15\x61uthzd/v1/types.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x01\n\x1a\x43reateAuthorizationRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x0b\n\x03org\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0c\n\x04user\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12*\n\x0bpermissions\x18\x06 \x03(\x0b\x32\x15.authzd.v1.Permission\x12!\n\x06preset\x18\x07 \x01(\x0e\x32\x11.authzd.v1.Preset\x12/\n\x0b\x65xpire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"]\n\x1b\x43reateAuthorizationResponse\x12/\n\rauthorization\x18\x01 \x01(\x0b\x32\x18.authzd.v1.Authorization\x12\r\n\x05token\x18\x02 \x01(\t\"%\n\x17GetAuthorizationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"K\n\x18GetAuthorizationResponse\x12/\n\rauthorization\x18\x01 \x01(\x0b\x32\x18.authzd.v1.Authorization\"\x8a\x01\n\x19ListAuthorizationsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x0e\n\x06org_id\x18\x03 \x01(\t\x12\x0b\n\x03org\x18\x04 \x01(\t\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\x12\n\n\x02id\x18\x07 \x01(\t\"g\n\x1aListAuthorizationsResponse\x12\x30\n\x0e\x61uthorizations\x18\x01 \x03(\x0b\x32\x18.authzd.v1.Authorization\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"~\n\x1aUpdateAuthorizationRequest\x12/\n\rauthorization\x18\x01 \x01(\x0b\x32\x18.authzd.v1.Authorization\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"N\n\x1bUpdateAuthorizationResponse\x12/\n\rauthorization\x18\x01 \x01(\x0b\x32\x18.authzd.v1.Authorization\"(\n\x1a\x44\x65leteAuthorizationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1d\n\x1b\x44\x65leteAuthorizationResponse*L\n\x06Preset\x12\x16\n\x12PRESET_UNSPECIFIED\x10\x00\x12\x13\n\x0fPRESET_OPERATOR\x10\x01\x12\x15\n\x11PRESET_ALL_ACCESS\x10\x02\x32\x88\x04\n\x14\x41uthorizationService\x12\x64\n\x13\x43reateAuthorization\x12%.authzd.v1.CreateAuthorizationRequest\x1a&.authzd.v1.CreateAuthorizationResponse\x12[\n\x10GetAuthorization\x12\".authzd.v1.GetAuthorizationRequest\x1a#.authzd.v1.GetAuthorizationResponse\x12\x61\n\x12ListAuthorizations\x12$.authzd.v1.ListAuthorizationsRequest\x1a%.authzd.v1.ListAuthorizationsResponse\x12\x64\n\x13UpdateAuthorization\x12%.authzd.v1.UpdateAuthorizationRequest\x1a&.authzd.v1.UpdateAuthorizationResponse\x12\x64\n\x13\x44\x65leteAuthorization\x12%.authzd.v1.DeleteAuthorizationRequest\x1a&.authzd.v1.DeleteAuthorizationResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%authzd/v1/authorization_service.proto\x12\tauthzd.v1\x1a\x15\x61uthzd/v1/types.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x02\n\x1a\x43reateAuthorizationRequest\x12\x10\n\x06org_id\x18\x01 \x01(\tH\x00\x12\r\n\x03org\x18\x02 \x01(\tH\x00\x12\x11\n\x07user_id\x18\x03 \x01(\tH\x01\x12\x0e\n\x04user\x18\x04 \x01(\tH\x01\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12*\n\x0bpermissions\x18\x06 \x03(\x0b\x32\x15.authzd.v1.Permission\x12!\n\x06preset\x18\x07 \x01(\x0e\x32\x11.authzd.v1.Preset\x12/\n\x0b\x65xpire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0e\n\x0corganizationB\x07\n\x05owner\"]\n\x1b\x43reateAuthorizationResponse\x12/\n\rauthorization\x18\x01 \x01(\x0b\x32\x18.authzd.v1.Authorization\x12\r\n\x05token\x18\x02 \x01(\t\"%\n\x17GetAuthorizationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"K\n\x18GetAuthorizationResponse\x12/\n\rauthorization\x18\x01 \x01(\x0b\x32\x18.authzd.v1.Authorization\"\xab\x01\n\x19ListAuthorizationsRequest\x12\x11\n\x07user_id\x18\x01 \x01(\tH\x00\x12\x0e\n\x04user\x18\x02 \x01(\tH\x00\x12\x10\n\x06org_id\x18\x03 \x01(\tH\x01\x12\r\n\x03org\x18\x04 \x01(\tH\x01\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\x12\n\n\x02id\x18\x07 \x01(\tB\x07\n\x05ownerB\x0e\n\x0corganization\"g\n\x1aListAuthorizationsResponse\x12\x30\n\x0e\x61uthorizations\x18\x01 \x03(\x0b\x32\x18.authzd.v1.Authorization\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"~\n\x1aUpdateAuthorizationRequest\x12/\n\rauthorization\x18\x01 \x01(\x0b\x32\x18.authzd.v1.Authorization\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"N\n\x1bUpdateAuthorizationResponse\x12/\n\rauthorization\x18\x01 \x01(\x0b\x32\x18.authzd.v1.Authorization\"(\n\x1a\x44\x65leteAuthorizationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1d\n\x1b\x44\x65leteAuthorizationResponse*L\n\x06Preset\x12\x16\n\x12PRESET_UNSPECIFIED\x10\x00\x12\x13\n\x0fPRESET_OPERATOR\x10\x01\x12\x15\n\x11PRESET_ALL_ACCESS\x10\x02\x32\x88\x04\n\x14\x41uthorizationService\x12\x64\n\x13\x43reateAuthorization\x12%.authzd.v1.CreateAuthorizationRequest\x1a&.authzd.v1.CreateAuthorizationResponse\x12[\n\x10GetAuthorization\x12\".authzd.v1.GetAuthorizationRequest\x1a#.authzd.v1.GetAuthorizationResponse\x12\x61\n\x12ListAuthorizations\x12$.authzd.v1.ListAuthorizationsRequest\x1a%.authzd.v1.ListAuthorizationsResponse\x12\x64\n\x13UpdateAuthorization\x12%.authzd.v1.UpdateAuthorizationRequest\x1a&.authzd.v1.UpdateAuthorizationResponse\x12\x64\n\x13\x44\x65leteAuthorization\x12%.authzd.v1.DeleteAuthorizationRequest\x1a&.authzd.v1.DeleteAuthorizationResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'authzd.v1.authorization_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PRESET']._serialized_start=1120
-  _globals['_PRESET']._serialized_end=1196
+  _globals['_PRESET']._serialized_start=1186
+  _globals['_PRESET']._serialized_end=1262
   _globals['_CREATEAUTHORIZATIONREQUEST']._serialized_start=143
-  _globals['_CREATEAUTHORIZATIONREQUEST']._serialized_end=380
-  _globals['_CREATEAUTHORIZATIONRESPONSE']._serialized_start=382
-  _globals['_CREATEAUTHORIZATIONRESPONSE']._serialized_end=475
-  _globals['_GETAUTHORIZATIONREQUEST']._serialized_start=477
-  _globals['_GETAUTHORIZATIONREQUEST']._serialized_end=514
-  _globals['_GETAUTHORIZATIONRESPONSE']._serialized_start=516
-  _globals['_GETAUTHORIZATIONRESPONSE']._serialized_end=591
-  _globals['_LISTAUTHORIZATIONSREQUEST']._serialized_start=594
-  _globals['_LISTAUTHORIZATIONSREQUEST']._serialized_end=732
-  _globals['_LISTAUTHORIZATIONSRESPONSE']._serialized_start=734
-  _globals['_LISTAUTHORIZATIONSRESPONSE']._serialized_end=837
-  _globals['_UPDATEAUTHORIZATIONREQUEST']._serialized_start=839
-  _globals['_UPDATEAUTHORIZATIONREQUEST']._serialized_end=965
-  _globals['_UPDATEAUTHORIZATIONRESPONSE']._serialized_start=967
-  _globals['_UPDATEAUTHORIZATIONRESPONSE']._serialized_end=1045
-  _globals['_DELETEAUTHORIZATIONREQUEST']._serialized_start=1047
-  _globals['_DELETEAUTHORIZATIONREQUEST']._serialized_end=1087
-  _globals['_DELETEAUTHORIZATIONRESPONSE']._serialized_start=1089
-  _globals['_DELETEAUTHORIZATIONRESPONSE']._serialized_end=1118
-  _globals['_AUTHORIZATIONSERVICE']._serialized_start=1199
-  _globals['_AUTHORIZATIONSERVICE']._serialized_end=1719
+  _globals['_CREATEAUTHORIZATIONREQUEST']._serialized_end=413
+  _globals['_CREATEAUTHORIZATIONRESPONSE']._serialized_start=415
+  _globals['_CREATEAUTHORIZATIONRESPONSE']._serialized_end=508
+  _globals['_GETAUTHORIZATIONREQUEST']._serialized_start=510
+  _globals['_GETAUTHORIZATIONREQUEST']._serialized_end=547
+  _globals['_GETAUTHORIZATIONRESPONSE']._serialized_start=549
+  _globals['_GETAUTHORIZATIONRESPONSE']._serialized_end=624
+  _globals['_LISTAUTHORIZATIONSREQUEST']._serialized_start=627
+  _globals['_LISTAUTHORIZATIONSREQUEST']._serialized_end=798
+  _globals['_LISTAUTHORIZATIONSRESPONSE']._serialized_start=800
+  _globals['_LISTAUTHORIZATIONSRESPONSE']._serialized_end=903
+  _globals['_UPDATEAUTHORIZATIONREQUEST']._serialized_start=905
+  _globals['_UPDATEAUTHORIZATIONREQUEST']._serialized_end=1031
+  _globals['_UPDATEAUTHORIZATIONRESPONSE']._serialized_start=1033
+  _globals['_UPDATEAUTHORIZATIONRESPONSE']._serialized_end=1111
+  _globals['_DELETEAUTHORIZATIONREQUEST']._serialized_start=1113
+  _globals['_DELETEAUTHORIZATIONREQUEST']._serialized_end=1153
+  _globals['_DELETEAUTHORIZATIONRESPONSE']._serialized_start=1155
+  _globals['_DELETEAUTHORIZATIONRESPONSE']._serialized_end=1184
+  _globals['_AUTHORIZATIONSERVICE']._serialized_start=1265
+  _globals['_AUTHORIZATIONSERVICE']._serialized_end=1785
 # @@protoc_insertion_point(module_scope)

@@ -69,11 +69,11 @@ class CreateAuthorizationRequest(_message.Message):
     PRESET_FIELD_NUMBER: _builtins.int
     EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """The organization's id. Exactly one of org_id and org is required."""
+    """The organization's id."""
     org: _builtins.str
     """The organization's name, instead of org_id."""
     user_id: _builtins.str
-    """The owner's id. If neither user_id nor user is set, the caller's user."""
+    """The owner's id."""
     user: _builtins.str
     """The owner's name, instead of user_id."""
     description: _builtins.str
@@ -103,11 +103,18 @@ class CreateAuthorizationRequest(_message.Message):
         preset: Global___Preset.ValueType = ...,
         expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "org", b"org", "org_id", b"org_id", "organization", b"organization", "owner", b"owner", "user", b"user", "user_id", b"user_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "expire_time", b"expire_time", "org", b"org", "org_id", b"org_id", "permissions", b"permissions", "preset", b"preset", "user", b"user", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "expire_time", b"expire_time", "org", b"org", "org_id", b"org_id", "organization", b"organization", "owner", b"owner", "permissions", b"permissions", "preset", b"preset", "user", b"user", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType_organization: _TypeAlias = _typing.Literal["org_id", "org"]  # noqa: Y015
+    _WhichOneofArgType_organization: _TypeAlias = _typing.Literal["organization", b"organization"]  # noqa: Y015
+    _WhichOneofReturnType_owner: _TypeAlias = _typing.Literal["user_id", "user"]  # noqa: Y015
+    _WhichOneofArgType_owner: _TypeAlias = _typing.Literal["owner", b"owner"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_organization) -> _WhichOneofReturnType_organization | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_owner) -> _WhichOneofReturnType_owner | None: ...
 
 Global___CreateAuthorizationRequest: _TypeAlias = CreateAuthorizationRequest  # noqa: Y015
 
@@ -227,11 +234,18 @@ class ListAuthorizationsRequest(_message.Message):
         page_token: _builtins.str = ...,
         id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["org", b"org", "org_id", b"org_id", "organization", b"organization", "owner", b"owner", "user", b"user", "user_id", b"user_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "org", b"org", "org_id", b"org_id", "page_size", b"page_size", "page_token", b"page_token", "user", b"user", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "org", b"org", "org_id", b"org_id", "organization", b"organization", "owner", b"owner", "page_size", b"page_size", "page_token", b"page_token", "user", b"user", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType_organization: _TypeAlias = _typing.Literal["org_id", "org"]  # noqa: Y015
+    _WhichOneofArgType_organization: _TypeAlias = _typing.Literal["organization", b"organization"]  # noqa: Y015
+    _WhichOneofReturnType_owner: _TypeAlias = _typing.Literal["user_id", "user"]  # noqa: Y015
+    _WhichOneofArgType_owner: _TypeAlias = _typing.Literal["owner", b"owner"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_organization) -> _WhichOneofReturnType_organization | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_owner) -> _WhichOneofReturnType_owner | None: ...
 
 Global___ListAuthorizationsRequest: _TypeAlias = ListAuthorizationsRequest  # noqa: Y015
 

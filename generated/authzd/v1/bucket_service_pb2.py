@@ -26,7 +26,7 @@ from authzd.v1 import types_pb2 as authzd_dot_v1_dot_types__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61uthzd/v1/bucket_service.proto\x12\tauthzd.v1\x1a\x15\x61uthzd/v1/types.proto\x1a google/protobuf/field_mask.proto\"U\n\x13\x43reateBucketRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x0b\n\x03org\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"9\n\x14\x43reateBucketResponse\x12!\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x11.authzd.v1.Bucket\"\x1e\n\x10GetBucketRequest\x12\n\n\x02id\x18\x01 \x01(\t\"6\n\x11GetBucketResponse\x12!\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x11.authzd.v1.Bucket\"f\n\x12ListBucketsRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x0b\n\x03org\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\"R\n\x13ListBucketsResponse\x12\"\n\x07\x62uckets\x18\x01 \x03(\x0b\x32\x11.authzd.v1.Bucket\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"i\n\x13UpdateBucketRequest\x12!\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x11.authzd.v1.Bucket\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"9\n\x14UpdateBucketResponse\x12!\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x11.authzd.v1.Bucket\"!\n\x13\x44\x65leteBucketRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteBucketResponse2\x98\x03\n\rBucketService\x12O\n\x0c\x43reateBucket\x12\x1e.authzd.v1.CreateBucketRequest\x1a\x1f.authzd.v1.CreateBucketResponse\x12\x46\n\tGetBucket\x12\x1b.authzd.v1.GetBucketRequest\x1a\x1c.authzd.v1.GetBucketResponse\x12L\n\x0bListBuckets\x12\x1d.authzd.v1.ListBucketsRequest\x1a\x1e.authzd.v1.ListBucketsResponse\x12O\n\x0cUpdateBucket\x12\x1e.authzd.v1.UpdateBucketRequest\x1a\x1f.authzd.v1.UpdateBucketResponse\x12O\n\x0c\x44\x65leteBucket\x12\x1e.authzd.v1.DeleteBucketRequest\x1a\x1f.authzd.v1.DeleteBucketResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61uthzd/v1/bucket_service.proto\x12\tauthzd.v1\x1a\x15\x61uthzd/v1/types.proto\x1a google/protobuf/field_mask.proto\"i\n\x13\x43reateBucketRequest\x12\x10\n\x06org_id\x18\x01 \x01(\tH\x00\x12\r\n\x03org\x18\x02 \x01(\tH\x00\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x0e\n\x0corganization\"9\n\x14\x43reateBucketResponse\x12!\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x11.authzd.v1.Bucket\"\x1e\n\x10GetBucketRequest\x12\n\n\x02id\x18\x01 \x01(\t\"6\n\x11GetBucketResponse\x12!\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x11.authzd.v1.Bucket\"z\n\x12ListBucketsRequest\x12\x10\n\x06org_id\x18\x01 \x01(\tH\x00\x12\r\n\x03org\x18\x02 \x01(\tH\x00\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\tB\x0e\n\x0corganization\"R\n\x13ListBucketsResponse\x12\"\n\x07\x62uckets\x18\x01 \x03(\x0b\x32\x11.authzd.v1.Bucket\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"i\n\x13UpdateBucketRequest\x12!\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x11.authzd.v1.Bucket\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"9\n\x14UpdateBucketResponse\x12!\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x11.authzd.v1.Bucket\"!\n\x13\x44\x65leteBucketRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteBucketResponse2\x98\x03\n\rBucketService\x12O\n\x0c\x43reateBucket\x12\x1e.authzd.v1.CreateBucketRequest\x1a\x1f.authzd.v1.CreateBucketResponse\x12\x46\n\tGetBucket\x12\x1b.authzd.v1.GetBucketRequest\x1a\x1c.authzd.v1.GetBucketResponse\x12L\n\x0bListBuckets\x12\x1d.authzd.v1.ListBucketsRequest\x1a\x1e.authzd.v1.ListBucketsResponse\x12O\n\x0cUpdateBucket\x12\x1e.authzd.v1.UpdateBucketRequest\x1a\x1f.authzd.v1.UpdateBucketResponse\x12O\n\x0c\x44\x65leteBucket\x12\x1e.authzd.v1.DeleteBucketRequest\x1a\x1f.authzd.v1.DeleteBucketResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,25 +34,25 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'authzd.v1.bucket_service_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CREATEBUCKETREQUEST']._serialized_start=102
-  _globals['_CREATEBUCKETREQUEST']._serialized_end=187
-  _globals['_CREATEBUCKETRESPONSE']._serialized_start=189
-  _globals['_CREATEBUCKETRESPONSE']._serialized_end=246
-  _globals['_GETBUCKETREQUEST']._serialized_start=248
-  _globals['_GETBUCKETREQUEST']._serialized_end=278
-  _globals['_GETBUCKETRESPONSE']._serialized_start=280
-  _globals['_GETBUCKETRESPONSE']._serialized_end=334
-  _globals['_LISTBUCKETSREQUEST']._serialized_start=336
-  _globals['_LISTBUCKETSREQUEST']._serialized_end=438
-  _globals['_LISTBUCKETSRESPONSE']._serialized_start=440
-  _globals['_LISTBUCKETSRESPONSE']._serialized_end=522
-  _globals['_UPDATEBUCKETREQUEST']._serialized_start=524
-  _globals['_UPDATEBUCKETREQUEST']._serialized_end=629
-  _globals['_UPDATEBUCKETRESPONSE']._serialized_start=631
-  _globals['_UPDATEBUCKETRESPONSE']._serialized_end=688
-  _globals['_DELETEBUCKETREQUEST']._serialized_start=690
-  _globals['_DELETEBUCKETREQUEST']._serialized_end=723
-  _globals['_DELETEBUCKETRESPONSE']._serialized_start=725
-  _globals['_DELETEBUCKETRESPONSE']._serialized_end=747
-  _globals['_BUCKETSERVICE']._serialized_start=750
-  _globals['_BUCKETSERVICE']._serialized_end=1158
+  _globals['_CREATEBUCKETREQUEST']._serialized_end=207
+  _globals['_CREATEBUCKETRESPONSE']._serialized_start=209
+  _globals['_CREATEBUCKETRESPONSE']._serialized_end=266
+  _globals['_GETBUCKETREQUEST']._serialized_start=268
+  _globals['_GETBUCKETREQUEST']._serialized_end=298
+  _globals['_GETBUCKETRESPONSE']._serialized_start=300
+  _globals['_GETBUCKETRESPONSE']._serialized_end=354
+  _globals['_LISTBUCKETSREQUEST']._serialized_start=356
+  _globals['_LISTBUCKETSREQUEST']._serialized_end=478
+  _globals['_LISTBUCKETSRESPONSE']._serialized_start=480
+  _globals['_LISTBUCKETSRESPONSE']._serialized_end=562
+  _globals['_UPDATEBUCKETREQUEST']._serialized_start=564
+  _globals['_UPDATEBUCKETREQUEST']._serialized_end=669
+  _globals['_UPDATEBUCKETRESPONSE']._serialized_start=671
+  _globals['_UPDATEBUCKETRESPONSE']._serialized_end=728
+  _globals['_DELETEBUCKETREQUEST']._serialized_start=730
+  _globals['_DELETEBUCKETREQUEST']._serialized_end=763
+  _globals['_DELETEBUCKETRESPONSE']._serialized_start=765
+  _globals['_DELETEBUCKETRESPONSE']._serialized_end=787
+  _globals['_BUCKETSERVICE']._serialized_start=790
+  _globals['_BUCKETSERVICE']._serialized_end=1198
 # @@protoc_insertion_point(module_scope)

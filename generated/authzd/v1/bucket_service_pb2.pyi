@@ -31,7 +31,7 @@ class CreateBucketRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """The organization's id. Exactly one of org_id and org is required."""
+    """The organization's id."""
     org: _builtins.str
     """The organization's name, instead of org_id."""
     name: _builtins.str
@@ -46,11 +46,13 @@ class CreateBucketRequest(_message.Message):
         name: _builtins.str = ...,
         description: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["org", b"org", "org_id", b"org_id", "organization", b"organization"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "name", b"name", "org", b"org", "org_id", b"org_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "name", b"name", "org", b"org", "org_id", b"org_id", "organization", b"organization"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType_organization: _TypeAlias = _typing.Literal["org_id", "org"]  # noqa: Y015
+    _WhichOneofArgType_organization: _TypeAlias = _typing.Literal["organization", b"organization"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_organization) -> _WhichOneofReturnType_organization | None: ...
 
 Global___CreateBucketRequest: _TypeAlias = CreateBucketRequest  # noqa: Y015
 
@@ -154,11 +156,13 @@ class ListBucketsRequest(_message.Message):
         page_token: _builtins.str = ...,
         name: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["org", b"org", "org_id", b"org_id", "organization", b"organization"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "org", b"org", "org_id", b"org_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "org", b"org", "org_id", b"org_id", "organization", b"organization", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType_organization: _TypeAlias = _typing.Literal["org_id", "org"]  # noqa: Y015
+    _WhichOneofArgType_organization: _TypeAlias = _typing.Literal["organization", b"organization"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_organization) -> _WhichOneofReturnType_organization | None: ...
 
 Global___ListBucketsRequest: _TypeAlias = ListBucketsRequest  # noqa: Y015
 
