@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 
-from .permissions import Permission
+from .permissions import Permission, ResourceType
 
 
 class Status(IntEnum):
@@ -61,6 +61,21 @@ class Authorization:
     update_time: datetime
     expire_time: datetime | None = None
     last_used_time: datetime | None = None
+    # (id, name) of the buckets its permissions name, where the store knows them
+    # (output only: Resource.name).
+    bucket_names: tuple[tuple[str, str], ...] = ()
+
+    def resource_names(self, p: Permission) -> tuple[str, str]:
+        """(name, org name) of what a permission of this token names, where
+        known: its org, its own user, its buckets."""
+        org = self.org_name if p.org_id and p.org_id == self.org_id else ""
+        if p.type is ResourceType.ORGS and p.id == self.org_id:
+            return self.org_name, org
+        if p.type is ResourceType.USERS and p.id == self.user_id:
+            return self.user_name, org
+        if p.type is ResourceType.BUCKETS and p.id:
+            return dict(self.bucket_names).get(p.id, ""), org
+        return "", org
 
 
 @dataclass(frozen=True, slots=True)

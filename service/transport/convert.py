@@ -79,7 +79,8 @@ def authorization_to_proto(a: Authorization) -> types_pb2.Authorization:
         update_time=timestamp(a.update_time),
     )
     for p in a.permissions:
-        permission_to_proto(p, msg.permissions.add())
+        out = permission_to_proto(p, msg.permissions.add())
+        out.resource.name, out.resource.org = a.resource_names(p)
     if a.expire_time is not None:
         msg.expire_time.CopyFrom(timestamp(a.expire_time))
     if a.last_used_time is not None:

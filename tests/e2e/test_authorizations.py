@@ -991,3 +991,19 @@ def test_token_and_bearer_schemes_in_any_case(world: World, scheme: str) -> None
 def test_timestamps_are_utc_seconds_of_the_fake_clock(world: World) -> None:
     auth = world.create(perm(R, BUCKETS, world.org_a)).authorization
     assert auth.create_time.ToDatetime(tzinfo=UTC) == datetime.fromtimestamp(START, UTC)
+
+
+def test_permissions_carry_the_names_the_server_knows(world: World) -> None:
+    """Resource.name / Resource.org (output only) in Create, Get and List."""
+    a, b = world.org_a, world.bucket_a
+    me = world.admin.user_id
+    created = world.create(
+        perm(R, BUCKETS, a, b), perm(R, ORGS, "", a), perm(R, USERS, "", me), perm(R, BUCKETS, a)
+    )
+    for auth in (
+        created.authorization,
+        world.get(created.authorization.id),
+        next(x for x in world.page().authorizations if x.id == created.authorization.id),
+    ):
+        got = [(p.resource.name, p.resource.org) for p in auth.permissions]
+        assert got == [("telemetry", "acme"), ("acme", ""), (ADMIN_USER, ""), ("", "acme")]

@@ -215,11 +215,15 @@ class Resource(_message.Message):
     that same org and id (never a request that names no org).
     """
     name: _builtins.str
-    """Output only: the resource's name when the server knows it (buckets, orgs,
-    users); ignored on input.
+    """Output only: the resource's name where the server knows it, in the
+    permissions of an Authorization it returns: the token's own org
+    (`orgs/<id>`), its owner (`users/<id>`), and buckets (`.../buckets/<id>`);
+    empty otherwise and in CheckAccess answers. Ignored on input.
     """
     org: _builtins.str
-    """Output only: the organization's name when org_id is set; ignored on input."""
+    """Output only: the organization's name when org_id is the token's org, in the
+    permissions of an Authorization the server returns; ignored on input.
+    """
     def __init__(
         self,
         *,
