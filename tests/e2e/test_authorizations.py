@@ -196,7 +196,10 @@ def test_bucket_read_write_token(world: World) -> None:
     granted = [perm(R, BUCKETS, a, b), perm(W, BUCKETS, a, b)]
     r = world.create(*granted, description="telemetry rw")
     auth = r.authorization
-    assert list(auth.permissions) == granted
+    assert texts(auth.permissions) == texts(granted)
+    assert [(p.resource.name, p.resource.org) for p in auth.permissions] == [
+        ("telemetry", "acme")
+    ] * 2
     assert (auth.org_id, auth.org) == (a, "acme")
     assert auth.description == "telemetry rw" and auth.status == ACTIVE
     assert auth.create_time.seconds == START and auth.update_time == auth.create_time
