@@ -191,9 +191,8 @@ def _org_id(client: Client, org: dict[str, str]) -> str:
     if "org_id" in org:
         return org["org_id"]
     from authzd.v1 import organization_service_pb2 as pb
-    from authzd.v1 import organization_service_pb2_grpc as pb_grpc
 
-    stub = client.stub(pb_grpc, "OrganizationService")
+    stub = client.orgs
     found = client.call(stub.ListOrganizations, pb.ListOrganizationsRequest(name=org["org"]))
     for o in found.organizations:
         if o.name == org["org"]:
@@ -207,9 +206,8 @@ def _check_buckets(client: Client, org: dict[str, str], org_id: str, ids: list[s
     with names (`no bucket X in organization acme`). When this token cannot list
     the buckets, the server's own check answers instead."""
     from authzd.v1 import bucket_service_pb2 as pb
-    from authzd.v1 import bucket_service_pb2_grpc as pb_grpc
 
-    stub = client.stub(pb_grpc, "BucketService")
+    stub = client.buckets
     try:
         known = {b.id for b in pages(lambda token: client.call(
             stub.ListBuckets, pb.ListBucketsRequest(org_id=org_id, page_token=token)),
@@ -237,7 +235,6 @@ def run_create(args: argparse.Namespace) -> int:
         user["user"] = args.user
 
     from authzd.v1 import authorization_service_pb2 as pb
-    from authzd.v1 import authorization_service_pb2_grpc as pb_grpc
     from authzd.v1 import types_pb2
 
     with Client(target) as client:
@@ -263,7 +260,7 @@ def run_create(args: argparse.Namespace) -> int:
                                                 org_id=p.org_id, id=p.id)))
         if expires is not None:
             request.expire_time.FromDatetime(datetime.now(UTC) + expires)
-        stub = client.stub(pb_grpc, "AuthorizationService")
+        stub = client.auths
         try:
             with org_names_in_errors(client):
                 r = client.call(stub.CreateAuthorization, request)
@@ -292,7 +289,6 @@ def run_create(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     from authzd.v1 import authorization_service_pb2 as pb
-    from authzd.v1 import authorization_service_pb2_grpc as pb_grpc
 
     filters: dict[str, str] = {}
     if args.id:
@@ -304,7 +300,7 @@ def run_list(args: argparse.Namespace) -> int:
     target = resolve_target(args)
     filters.update(org_choice(args, target, required=False))
     with Client(target) as client:
-        stub = client.stub(pb_grpc, "AuthorizationService")
+        stub = client.auths
         def page(token: str) -> Any:
             return client.call(stub.ListAuthorizations, pb.ListAuthorizationsRequest(
                 page_size=args.page_size, page_token=token, **filters))
@@ -317,11 +313,10 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from authzd.v1 import authorization_service_pb2 as pb
-    from authzd.v1 import authorization_service_pb2_grpc as pb_grpc
 
     auth_id = id_flag(args.id, "--id", "a token", "auth")
     with Client(resolve_target(args)) as client:
-        stub = client.stub(pb_grpc, "AuthorizationService")
+        stub = client.auths
         r = client.call(stub.GetAuthorization, pb.GetAuthorizationRequest(id=auth_id))
     record = output.authorization_record(r.authorization)
     if getattr(args, "json", False):
@@ -333,13 +328,12 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     from authzd.v1 import authorization_service_pb2 as pb
-    from authzd.v1 import authorization_service_pb2_grpc as pb_grpc
     from authzd.v1 import types_pb2
     from google.protobuf import field_mask_pb2
 
     auth_id = id_flag(args.id, "--id", "a token", "auth")
     with Client(resolve_target(args)) as client:
-        stub = client.stub(pb_grpc, "AuthorizationService")
+        stub = client.auths
         r = client.call(stub.UpdateAuthorization, pb.UpdateAuthorizationRequest(
             authorization=types_pb2.Authorization(id=auth_id, status=args.status),
             update_mask=field_mask_pb2.FieldMask(paths=["status"])))
@@ -349,11 +343,10 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_delete(args: argparse.Namespace) -> int:
     from authzd.v1 import authorization_service_pb2 as pb
-    from authzd.v1 import authorization_service_pb2_grpc as pb_grpc
 
     auth_id = id_flag(args.id, "--id", "a token", "auth")
     with Client(resolve_target(args)) as client:
-        stub = client.stub(pb_grpc, "AuthorizationService")
+        stub = client.auths
         client.call(stub.DeleteAuthorization, pb.DeleteAuthorizationRequest(id=auth_id))
     if getattr(args, "json", False):
         output.emit_json({"id": auth_id, "deleted": True})

@@ -52,7 +52,6 @@ def run_check(args: argparse.Namespace) -> int:
         raise CliError("which token? pass --token (or set AUTHZD_TOKEN)")
 
     from authzd.v1 import access_service_pb2 as pb
-    from authzd.v1 import access_service_pb2_grpc as pb_grpc
     from authzd.v1 import types_pb2
 
     request = pb.CheckAccessRequest(token=target.token, permission=types_pb2.Permission(
@@ -60,7 +59,7 @@ def run_check(args: argparse.Namespace) -> int:
         resource=types_pb2.Resource(type=wanted.type.value,  # type: ignore[arg-type]
                                     org_id=wanted.org_id, id=wanted.id)))
     with Client(target) as client:
-        stub = client.stub(pb_grpc, "AccessService")
+        stub = client.access
         r = client.call(stub.CheckAccess, request, auth=False)
     reason = pb.DecisionReason.Name(r.reason).removeprefix(REASON_PREFIX)
     record = {
@@ -127,10 +126,9 @@ def run_config(args: argparse.Namespace) -> int:
     if args.local:
         return run_local_config(args)
     from authzd.v1 import config_service_pb2 as pb
-    from authzd.v1 import config_service_pb2_grpc as pb_grpc
 
     with Client(resolve_target(args)) as client:
-        stub = client.stub(pb_grpc, "ConfigService")
+        stub = client.config
         r = client.call(stub.GetConfig, pb.GetConfigRequest())
     settings = {e.key: e.value for e in r.entries}
     if getattr(args, "json", False):

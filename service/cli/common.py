@@ -67,9 +67,8 @@ def add_page_size(p: argparse.ArgumentParser) -> None:
 def org_name(client: Any, org_id: str) -> str:
     """An organization's name for a message; its id when this token cannot read it."""
     from authzd.v1 import organization_service_pb2 as pb
-    from authzd.v1 import organization_service_pb2_grpc as pb_grpc
 
-    stub = client.stub(pb_grpc, "OrganizationService")
+    stub = client.orgs
     try:
         return str(client.call(stub.GetOrganization, pb.GetOrganizationRequest(id=org_id))
                    .organization.name)

@@ -137,9 +137,8 @@ def _users(sub: Sub, common: argparse.ArgumentParser) -> None:
 
 def _user_stub(client: Client) -> tuple[Any, Any]:
     from authzd.v1 import user_service_pb2 as pb
-    from authzd.v1 import user_service_pb2_grpc as pb_grpc
 
-    return pb, client.stub(pb_grpc, "UserService")
+    return pb, client.users
 
 
 def user_create(args: argparse.Namespace) -> int:
@@ -190,10 +189,9 @@ def user_delete(args: argparse.Namespace) -> int:
 def _own_user_id(client: Client) -> str:
     """The caller token's user, from a CheckAccess on the token itself."""
     from authzd.v1 import access_service_pb2 as pb
-    from authzd.v1 import access_service_pb2_grpc as pb_grpc
     from authzd.v1 import types_pb2
 
-    stub = client.stub(pb_grpc, "AccessService")
+    stub = client.access
     # Any question will do: a known token's answer names its user, allowed or not.
     question = types_pb2.Permission(
         action=types_pb2.ACTION_READ,
@@ -269,9 +267,8 @@ def _orgs(sub: Sub, common: argparse.ArgumentParser) -> None:
 
 def _org_stub(client: Client) -> tuple[Any, Any]:
     from authzd.v1 import organization_service_pb2 as pb
-    from authzd.v1 import organization_service_pb2_grpc as pb_grpc
 
-    return pb, client.stub(pb_grpc, "OrganizationService")
+    return pb, client.orgs
 
 
 def org_create(args: argparse.Namespace) -> int:
@@ -341,9 +338,8 @@ def _buckets(sub: Sub, common: argparse.ArgumentParser) -> None:
 
 def _bucket_stub(client: Client) -> tuple[Any, Any]:
     from authzd.v1 import bucket_service_pb2 as pb
-    from authzd.v1 import bucket_service_pb2_grpc as pb_grpc
 
-    return pb, client.stub(pb_grpc, "BucketService")
+    return pb, client.buckets
 
 
 def bucket_create(args: argparse.Namespace) -> int:

@@ -5,9 +5,20 @@ them, so `authzd --help` and local commands start fast."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from .config import Target
+
+if TYPE_CHECKING:
+    from authzd.v1.access_service_pb2_grpc import AccessServiceStub
+    from authzd.v1.authorization_service_pb2_grpc import AuthorizationServiceStub
+    from authzd.v1.bucket_service_pb2_grpc import BucketServiceStub
+    from authzd.v1.config_service_pb2_grpc import ConfigServiceStub
+    from authzd.v1.organization_service_pb2_grpc import OrganizationServiceStub
+    from authzd.v1.session_service_pb2_grpc import SessionServiceStub
+    from authzd.v1.setup_service_pb2_grpc import SetupServiceStub
+    from authzd.v1.user_service_pb2_grpc import UserServiceStub
 from .errors import CliError
 
 TIMEOUT_SECONDS = 30.0
@@ -55,9 +66,56 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def stub(self, grpc_module: Any, service: str) -> Any:
-        """e.g. stub(authorization_service_pb2_grpc, "AuthorizationService")."""
-        return getattr(grpc_module, f"{service}Stub")(self.channel)
+    # One typed stub per service on the one channel (as authzed-py's Client
+    # composes its stubs); each module is imported when first used.
+
+    @cached_property
+    def access(self) -> AccessServiceStub:
+        from authzd.v1 import access_service_pb2_grpc
+
+        return access_service_pb2_grpc.AccessServiceStub(self.channel)
+
+    @cached_property
+    def auths(self) -> AuthorizationServiceStub:
+        from authzd.v1 import authorization_service_pb2_grpc
+
+        return authorization_service_pb2_grpc.AuthorizationServiceStub(self.channel)
+
+    @cached_property
+    def buckets(self) -> BucketServiceStub:
+        from authzd.v1 import bucket_service_pb2_grpc
+
+        return bucket_service_pb2_grpc.BucketServiceStub(self.channel)
+
+    @cached_property
+    def config(self) -> ConfigServiceStub:
+        from authzd.v1 import config_service_pb2_grpc
+
+        return config_service_pb2_grpc.ConfigServiceStub(self.channel)
+
+    @cached_property
+    def orgs(self) -> OrganizationServiceStub:
+        from authzd.v1 import organization_service_pb2_grpc
+
+        return organization_service_pb2_grpc.OrganizationServiceStub(self.channel)
+
+    @cached_property
+    def sessions(self) -> SessionServiceStub:
+        from authzd.v1 import session_service_pb2_grpc
+
+        return session_service_pb2_grpc.SessionServiceStub(self.channel)
+
+    @cached_property
+    def setup(self) -> SetupServiceStub:
+        from authzd.v1 import setup_service_pb2_grpc
+
+        return setup_service_pb2_grpc.SetupServiceStub(self.channel)
+
+    @cached_property
+    def users(self) -> UserServiceStub:
+        from authzd.v1 import user_service_pb2_grpc
+
+        return user_service_pb2_grpc.UserServiceStub(self.channel)
 
     def call(self, method: Any, request: Any, *, auth: bool = True) -> Any:
         metadata: tuple[tuple[str, str], ...] = ()

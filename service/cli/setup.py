@@ -58,7 +58,6 @@ def _ask(args: argparse.Namespace, missing: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     from authzd.v1 import setup_service_pb2 as pb
-    from authzd.v1 import setup_service_pb2_grpc as pb_grpc
 
     path = config_path(args)
     saved = load_config(path)
@@ -68,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     missing = _missing(args)
     target = resolve_target(args)
     with Client(target) as client:
-        stub = client.stub(pb_grpc, "SetupService")
+        stub = client.setup
         if not client.call(stub.GetSetupStatus, pb.GetSetupStatusRequest(), auth=False).allowed:
             raise CliError(
                 f"authzd at {target.host} is already set up — use a token you have "
