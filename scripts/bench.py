@@ -280,6 +280,9 @@ def authzd_server(db: str, *extra: str) -> Proc:
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
+            # Off unless a row asks for it (`--http-listen` in extra wins).
+            "--http-listen",
+            "off",
             *extra,
         ],
         port,
@@ -607,6 +610,8 @@ def scenario_workers(
                     fx.db,
                     "--listen",
                     f"127.0.0.1:{port}",
+                    "--http-listen",
+                    "off",
                     "--log-level",
                     "warning",
                     "--workers",

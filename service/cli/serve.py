@@ -41,6 +41,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help=f"HOST:PORT to listen on (default {d.listen}; env AUTHZD_LISTEN)",
     )
     p.add_argument(
+        "--http-listen",
+        default=env("AUTHZD_HTTP_LISTEN", d.http_listen),
+        metavar="HOST:PORT",
+        help="serve the InfluxDB-compatible HTTP API here, with the same TLS flags "
+        f'("off": not at all; default {d.http_listen}; env AUTHZD_HTTP_LISTEN)',
+    )
+    p.add_argument(
         "--threads",
         type=int,
         default=int(env("AUTHZD_THREADS", d.threads)),
@@ -146,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         database_url=args.database_url,
         pool_size=args.pool_size,
         listen=args.listen,
+        http_listen=args.http_listen,
         threads=args.threads,
         max_concurrent_rpcs=args.max_concurrent_rpcs,
         grace_period=args.grace_period,
@@ -166,9 +174,11 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     log = structlog.get_logger("authzd")
     from service.domain.errors import AuthzdError
+    from service.http.serve import HttpServer
     from service.server import build_server  # imported late: keeps `authzd --help` fast
     from service.store.database import NoDatabase
 
+    http_server = None
     try:
         server, port = build_server(settings)
         server.start()
@@ -176,6 +186,16 @@ def run(args: argparse.Namespace) -> int:
         log.error("cannot_start", error=str(exc))
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if settings.http_listen != "off":
+        http_server = HttpServer(server.app, settings)
+        try:
+            http_port = http_server.start()
+        except (ValueError, OSError) as exc:
+            server.stop(0)
+            log.error("cannot_start", error=str(exc))
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        log.info("serving_http", listen=settings.http_listen, port=http_port)
     if args.metrics_listen:
         from prometheus_client import start_http_server
 
@@ -183,6 +203,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             start_http_server(int(metrics_port), addr=host or "127.0.0.1")
         except (ValueError, OSError) as exc:
+            if http_server is not None:
+                http_server.stop(0)
             server.stop(0)
             print(f"error: --metrics-listen {args.metrics_listen}: {exc}", file=sys.stderr)
             return 1
@@ -204,6 +226,8 @@ def run(args: argparse.Namespace) -> int:
     while not stop.wait(0.1):
         pass
     log.info("stopping", grace_seconds=settings.grace_period)
+    if http_server is not None:
+        http_server.stop(settings.grace_period)
     server.stop(settings.grace_period)
     if not server.handlers_done(timeout=0.5):
         # The interpreter would wait for them at exit, past the grace period.
@@ -222,6 +246,8 @@ def supervise(args: argparse.Namespace) -> int:
     log = structlog.get_logger("authzd")
     if args.listen.rsplit(":", 1)[-1] == "0":
         raise SystemExit("error: --workers needs a fixed port in --listen")
+    if args.http_listen.rsplit(":", 1)[-1] == "0":
+        raise SystemExit("error: --workers needs a fixed port in --http-listen (or off)")
     argv = [
         sys.executable,
         "-m",
@@ -234,6 +260,8 @@ def supervise(args: argparse.Namespace) -> int:
         args.db,
         "--listen",
         args.listen,
+        "--http-listen",
+        args.http_listen,
         "--threads",
         str(args.threads),
         "--max-concurrent-rpcs",
