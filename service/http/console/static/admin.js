@@ -91,7 +91,7 @@ function listPage({ title, noun, load, columns, createFields, create, rename, re
             } catch (err) {
               clear(region).append(h("p", { class: "form-error", role: "alert", text: messageOf(err) }));
             }
-          } }))))));
+          } })))));
     const table = h("table", { class: "list", id: `${noun}s-table` },
       h("caption", { class: "visually-hidden", text: title }),
       h("thead", {}, h("tr", {}, columns.map(([label]) => h("th", { scope: "col", text: label })),

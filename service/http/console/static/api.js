@@ -8,7 +8,11 @@ export class ApiError extends Error {
     super(message);
     this.status = status;
     this.code = (body && body.code) || "";
-    this.field = (body && typeof body.field === "string" && body.field) || "";
+    let field = (body && typeof body.field === "string" && body.field) || "";
+    // authzd names the invalid field at the start of the message ("name: is required").
+    const m = !field && status === 400 && /^([A-Za-z][\w.[\]]*): /.exec(message);
+    if (m) field = m[1];
+    this.field = field;
   }
 }
 
