@@ -173,14 +173,20 @@ export const usersPage = listPage({
     h("button", { type: "button", class: "secondary small", text: "Set password",
       "aria-label": `Set password of ${u.name}`,
       onclick: async () => {
+        const self = session.me && u.id === session.me.id;
         const pw = textField("New password", "password", "", { type: "password", autocomplete: "new-password",
           required: true });
-        const ok = await formDialog({ title: `Set the password of “${u.name}”`, fields: [pw],
+        const old = self ? textField("Current password", "oldPassword", "", { type: "password",
+          autocomplete: "current-password", required: true }) : null;
+        const ok = await formDialog({ title: `Set the password of “${u.name}”`,
+          fields: old ? [old, pw] : [pw],
           submitLabel: "Set password",
           onSubmit: async () => {
             const value = pw.control.value;
+            const oldValue = old ? old.control.value : undefined;
             pw.control.value = "";
-            await api.setPassword(u.id, value);
+            if (old) old.control.value = "";
+            await api.setPassword(u.id, value, oldValue);
           } });
         if (ok) clear(region).append(h("p", { class: "ok", text: `Password of ${u.name} set.` }));
       } }),

@@ -2,14 +2,14 @@
 // session is the HttpOnly cookie set by POST /api/v2/signin.
 
 export class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, headerField = "") {
     const message = (body && typeof body.message === "string" && body.message) ||
       `request failed (HTTP ${status})`;
     super(message);
     this.status = status;
     this.code = (body && body.code) || "";
-    let field = (body && typeof body.field === "string" && body.field) || "";
-    // authzd names the invalid field at the start of the message ("name: is required").
+    // authzd names the invalid JSON field in the X-Authzd-Field response header.
+    let field = headerField || (body && typeof body.field === "string" && body.field) || "";
     const m = !field && status === 400 && /^([A-Za-z][\w.[\]]*): /.exec(message);
     if (m) field = m[1];
     this.field = field;
@@ -48,7 +48,7 @@ async function request(method, path, { body, headers = {} } = {}) {
     if (response.status === 401 && api.onUnauthorized && !path.startsWith("/api/v2/signin")) {
       api.onUnauthorized();
     }
-    throw new ApiError(response.status, data);
+    throw new ApiError(response.status, data, response.headers.get("X-Authzd-Field") || "");
   }
   return data;
 }
@@ -113,8 +113,9 @@ export const api = {
   createUser: (body) => request("POST", "/api/v2/users", { body }),
   updateUser: (id, body) => request("PATCH", `/api/v2/users/${encodeURIComponent(id)}`, { body }),
   deleteUser: (id) => request("DELETE", `/api/v2/users/${encodeURIComponent(id)}`),
-  setPassword: (id, password) =>
-    request("POST", `/api/v2/users/${encodeURIComponent(id)}/password`, { body: { password } }),
+  setPassword: (id, password, oldPassword) =>
+    request("POST", `/api/v2/users/${encodeURIComponent(id)}/password`,
+      { body: oldPassword === undefined ? { password } : { password, oldPassword } }),
 };
 
 // A calm one-line message for an error, whatever it is.
