@@ -79,6 +79,10 @@ async function listAll(path, key, params = {}, { max = 100000 } = {}) {
   return items;
 }
 
+function byName(items) {
+  return items.sort((a, b) => String(a.name).localeCompare(String(b.name)));
+}
+
 export const api = {
   onUnauthorized: null,
   setupAllowed: async () => (await request("GET", "/api/v2/setup")).allowed === true,
@@ -99,17 +103,17 @@ export const api = {
     request("PATCH", `/api/v2/authorizations/${encodeURIComponent(id)}`, { body }),
   deleteAuthorization: (id) => request("DELETE", `/api/v2/authorizations/${encodeURIComponent(id)}`),
 
-  orgs: () => listAll("/api/v2/orgs", "orgs"),
+  orgs: async () => byName(await listAll("/api/v2/orgs", "orgs")),
   createOrg: (body) => request("POST", "/api/v2/orgs", { body }),
   updateOrg: (id, body) => request("PATCH", `/api/v2/orgs/${encodeURIComponent(id)}`, { body }),
   deleteOrg: (id) => request("DELETE", `/api/v2/orgs/${encodeURIComponent(id)}`),
 
-  buckets: (params) => listAll("/api/v2/buckets", "buckets", params),
+  buckets: async (params) => byName(await listAll("/api/v2/buckets", "buckets", params)),
   createBucket: (body) => request("POST", "/api/v2/buckets", { body }),
   updateBucket: (id, body) => request("PATCH", `/api/v2/buckets/${encodeURIComponent(id)}`, { body }),
   deleteBucket: (id) => request("DELETE", `/api/v2/buckets/${encodeURIComponent(id)}`),
 
-  users: () => listAll("/api/v2/users", "users"),
+  users: async () => byName(await listAll("/api/v2/users", "users")),
   createUser: (body) => request("POST", "/api/v2/users", { body }),
   updateUser: (id, body) => request("PATCH", `/api/v2/users/${encodeURIComponent(id)}`, { body }),
   deleteUser: (id) => request("DELETE", `/api/v2/users/${encodeURIComponent(id)}`),

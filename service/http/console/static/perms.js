@@ -54,7 +54,7 @@ export function kindOf(auth) {
 export const KIND_LABEL = { operator: "Operator", "all-access": "All-Access", custom: "Custom" };
 
 // Permissions grouped by resource type, then by scope, with read/write flags.
-export function groupPermissions(permissions, bucketNames = new Map()) {
+export function groupPermissions(permissions, bucketNames = new Map(), orgNames = new Map()) {
   const groups = new Map();
   for (const p of permissions || []) {
     const r = p.resource || {};
@@ -65,10 +65,11 @@ export function groupPermissions(permissions, bucketNames = new Map()) {
     if (!rows.has(scopeKey)) {
       let scope;
       if (r.id) {
-        const name = r.name || (type === "buckets" && bucketNames.get(r.id)) || "";
+        const name = r.name || (type === "buckets" && bucketNames.get(r.id))
+          || (type === "orgs" && orgNames.get(r.id)) || "";
         scope = name ? `${name} (${r.id})` : r.id;
       } else if (r.orgID) {
-        scope = `all in ${r.org || r.orgID}`;
+        scope = `all in ${r.org || orgNames.get(r.orgID) || r.orgID}`;
       } else {
         scope = "all (every org)";
       }
