@@ -203,7 +203,9 @@ async function route() {
       } catch (err) {
         if (ticket !== routing) return;
         if (err.status === 401) return;
-        page("Something went wrong", h("p", { class: "form-error", role: "alert", text: messageOf(err) }),
+        const title = err.status === 404 ? "Not found"
+          : err.status === 403 ? "Not allowed" : "Something went wrong";
+        page(title, h("p", { class: "form-error", role: "alert", text: messageOf(err) }),
           h("p", {}, h("a", { href: "#/tokens", text: "Back to tokens" })));
       }
       return;
