@@ -6,6 +6,7 @@ keyboard-only creation."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from authzd.v1 import access_service_pb2, types_pb2
 from playwright.sync_api import Page, expect
@@ -170,6 +171,7 @@ def test_all_access_user_sees_no_operator_option_and_no_other_org(
     authzd.api("POST", "/api/v2/authorizations", operator,
                {"orgID": other["id"], "preset": "all-access", "description": "globex admin"})
     page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="Sign in to authzd").wait_for()
     sign_in(page, authzd, "alice", "alice-password-1")
 
     rows = page.locator("#tokens-table tbody tr")
@@ -196,6 +198,7 @@ def test_all_access_user_sees_no_operator_option_and_no_other_org(
     # An All-Access token made by alice works in her org only.
     page.get_by_label("All-Access").check()
     page.get_by_label("Description").fill("alice second")
+    page.get_by_label("Expires").select_option(label="In 7 days")
     page.get_by_role("button", name="Create token").click()
     dialog = page.get_by_role("dialog", name="Token created")
     token = page.locator("#token-value").inner_text()
@@ -203,6 +206,12 @@ def test_all_access_user_sees_no_operator_option_and_no_other_org(
     page.get_by_role("heading", name="alice second").wait_for()
     assert authzd.check(token, R, BUCKETS, acme["id"]).allowed
     assert not authzd.check(token, R, BUCKETS, other["id"]).allowed
+    made = [a for a in authzd.api("GET", "/api/v2/authorizations", operator)["authorizations"]
+            if a["description"] == "alice second"]
+    assert len(made) == 1 and made[0]["kind"] == "all-access"
+    assert made[0]["userID"] == alice["id"] and made[0]["orgID"] == acme["id"]
+    expires = datetime.fromisoformat(made[0]["expiresAt"])
+    assert abs(expires - datetime.now(UTC) - timedelta(days=7)) < timedelta(minutes=5)
 
     # The server's refusal is shown, not a blank page: alice cannot rename the org.
     page.get_by_role("link", name="Orgs").click()

@@ -228,6 +228,21 @@ export async function tokensPage() {
   }
   text.addEventListener("input", () => { state.pageNo = 0; renderBody(); });
 
+  // One row menu open at a time; Escape or a click elsewhere closes it.
+  table.addEventListener("toggle", (e) => {
+    if (!e.target.open) return;
+    for (const d of table.querySelectorAll("details.menu[open]")) if (d !== e.target) d.open = false;
+  }, true);
+  table.addEventListener("keydown", (e) => {
+    const menu = e.target.closest && e.target.closest("details.menu[open]");
+    if (e.key === "Escape" && menu) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    }
+  });
+  document.addEventListener("click", (e) => {
+    for (const d of table.querySelectorAll("details.menu[open]")) if (!d.contains(e.target)) d.open = false;
+  });
   main.append(filters, h("div", { class: "table-wrap" }, table), pager);
   renderHead();
   renderBody();
