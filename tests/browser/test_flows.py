@@ -62,6 +62,9 @@ def test_setup_then_read_write_token_lifecycle(page: Page, authzd: Authzd) -> No
     # Create a Read/Write token for the telemetry bucket.
     page.get_by_role("link", name="Create token").click()
     page.locator("#create-form").wait_for()
+    # The Operator holds every permission: all four kinds are offered.
+    kinds = page.locator("fieldset.kinds label").all_inner_texts()
+    assert kinds == ["Read/Write", "All-Access", "Custom", "Operator"]
     page.get_by_label("Read/Write").check()
     page.get_by_label(f"Read {BUCKET}", exact=True).check()
     page.get_by_label(f"Write {BUCKET}", exact=True).check()
@@ -91,6 +94,16 @@ def test_setup_then_read_write_token_lifecycle(page: Page, authzd: Authzd) -> No
         "title", f"read:orgs/{org_id}/buckets/{bucket_id}")
     expect(perms.locator("code.perm-write")).to_have_attribute(
         "title", f"write:orgs/{org_id}/buckets/{bucket_id}")
+
+    # Edit the description.
+    page.get_by_label("Description").fill("ingest service v2")
+    page.get_by_role("button", name="Save description").click()
+    page.get_by_role("heading", name="ingest service v2").wait_for()
+    page.get_by_label("Description").fill("ingest service")
+    page.get_by_role("button", name="Save description").click()
+    page.get_by_role("heading", name="ingest service", exact=True).wait_for()
+    stored = authzd.api("GET", "/api/v2/authorizations", operator)["authorizations"]
+    assert sorted(a["description"] for a in stored) == ["admin's Token", "ingest service"]
 
     # gRPC CheckAccess: allowed on its bucket, denied on another.
     for action in (R, W):

@@ -29,14 +29,17 @@ def test_a_thousand_tokens(page: Page, authzd: Authzd) -> None:
     assert len(first["authorizations"]) == 1000
     assert first["links"]["next"].startswith("/api/v2/authorizations?")
 
-    timings = []
+    first_page, timings = [], []
     for _ in range(3):
         page.goto("about:blank")
         page.goto(authzd.base + "/#/tokens")
         summary = page.locator("#tokens-summary")
-        expect(summary).to_contain_text(f"of {COUNT + 1} tokens", timeout=30_000)
-        timings.append(page.evaluate(
+        expect(summary).to_have_text(f"1–50 of {COUNT + 1} tokens · page 1 of 21",
+                                     timeout=30_000)
+        first_page.append(page.evaluate(
             "performance.getEntriesByName('authzd:tokens-rendered').at(-1).startTime"))
+        timings.append(page.evaluate(
+            "performance.getEntriesByName('authzd:tokens-complete').at(-1).startTime"))
     rows = page.locator("#tokens-table tbody tr")
     expect(rows).to_have_count(50)
     expect(summary).to_have_text(f"1–50 of {COUNT + 1} tokens · page 1 of 21")
@@ -56,7 +59,8 @@ def test_a_thousand_tokens(page: Page, authzd: Authzd) -> None:
     out = ROOT / "build" / "console-bench.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {"tokens": COUNT + 1, "render_ms": [round(t, 1) for t in timings],
-              "median_ms": round(statistics.median(timings), 1)}
+              "median_ms": round(statistics.median(timings), 1),
+              "first_page_median_ms": round(statistics.median(first_page), 1)}
     out.write_text(json.dumps(result) + "\n")
-    print(f"console tokens page, {COUNT + 1} tokens: {result['median_ms']} ms "
-          f"(navigation to table, headless chromium)")
+    print(f"console tokens page, {COUNT + 1} tokens: {result['median_ms']} ms to the whole "
+          f"list, {result['first_page_median_ms']} ms to the first server page")

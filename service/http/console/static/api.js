@@ -63,7 +63,8 @@ function qs(params) {
 }
 
 // Every item of a list, fetched in server-side pages (`limit`, then `links.next`).
-async function listAll(path, key, params = {}, { max = 100000 } = {}) {
+// `onPage(items, done)` is called after each page, so a long list can show early.
+async function listAll(path, key, params = {}, { max = 100000, onPage } = {}) {
   let url = `${path}${qs({ limit: 1000, ...params })}`;
   const items = [];
   const seen = new Set();
@@ -73,6 +74,8 @@ async function listAll(path, key, params = {}, { max = 100000 } = {}) {
     const page = await request("GET", url);
     const got = (page && page[key]) || [];
     items.push(...got);
+    const more = page && page.links && page.links.next;
+    if (onPage) onPage(got, !(typeof more === "string" && more && got.length));
     const next = page && page.links && page.links.next;
     url = typeof next === "string" && next.startsWith("/") && got.length ? next : "";
   }
@@ -96,7 +99,8 @@ export const api = {
   signout: () => request("POST", "/api/v2/signout"),
   me: () => request("GET", "/api/v2/me"),
 
-  authorizations: (params) => listAll("/api/v2/authorizations", "authorizations", params),
+  authorizations: (params, options) =>
+    listAll("/api/v2/authorizations", "authorizations", params, options),
   authorization: (id) => request("GET", `/api/v2/authorizations/${encodeURIComponent(id)}`),
   createAuthorization: (body) => request("POST", "/api/v2/authorizations", { body }),
   updateAuthorization: (id, body) =>
