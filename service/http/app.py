@@ -150,8 +150,9 @@ def _pages(
     after = _query_id(call, "after")
     token = next_page_token(kind, after) if after else ""
     out: list[Any] = []
+    size = min(1000, offset + limit + 1) if limit else 1000
     while True:
-        items, token = fetch(1000, token)
+        items, token = fetch(size, token)
         out.extend(items)
         if not token or (limit and len(out) > offset + limit):
             break

@@ -4,6 +4,7 @@ in INVALID_ARGUMENT; nothing here decides who may do what."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -127,7 +128,9 @@ def retention_rules(body: Mapping[str, Any]) -> list[Json]:
 # -- writing a response ----------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def permission_json(p: Permission) -> Json:
+    """(Cached: the same permissions recur on every token; callers only serialise it.)"""
     resource: Json = {"type": p.type.spelling}
     if p.id:
         resource["id"] = p.id
@@ -136,12 +139,17 @@ def permission_json(p: Permission) -> Json:
     return {"action": p.action.spelling, "resource": resource}
 
 
+_OPERATOR = tuple(operator_permissions())
+_ALL_ACCESS_LEN = len(all_access_permissions("1" * 16, "2" * 16))
+
+
 def kind(a: Authorization) -> str:
-    """operator / all-access / custom, by the permissions the token holds."""
-    held = list(a.permissions)
-    if held == operator_permissions():
+    """operator / all-access / custom, by the permissions the token holds (the
+    lengths first: most tokens are neither, and the presets are long)."""
+    held = a.permissions
+    if len(held) == len(_OPERATOR) and tuple(held) == _OPERATOR:
         return "operator"
-    if held == all_access_permissions(a.org_id, a.user_id):
+    if len(held) == _ALL_ACCESS_LEN and list(held) == all_access_permissions(a.org_id, a.user_id):
         return "all-access"
     return "custom"
 
