@@ -161,7 +161,10 @@ def test_sign_in_failure_is_one_calm_message_and_keeps_no_password(
         page.get_by_label("Password").fill("wrong-password-9")
         page.get_by_role("button", name="Sign in").click()
         alert = page.get_by_role("alert")
-        expect(alert).to_have_text("The username or password is not right.")
+        # Unknown user, wrong password and throttling all answer the same 401.
+        expect(alert).to_have_text(
+            "Sign-in failed: the username or password is not right, or there were too many "
+            "attempts. Wait a moment, then try again.")
         assert page.get_by_label("Password").input_value() == ""
     assert "wrong-password-9" not in page.content()
     # A signed-out visitor sees only the sign-in page, whatever the URL says.

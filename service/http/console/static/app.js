@@ -96,7 +96,8 @@ function signinPage(message) {
       const text = err.status === 429
         ? "Too many attempts. Wait a minute, then try again."
         : err.status === 401 || err.status === 403
-          ? "The username or password is not right."
+          ? "Sign-in failed: the username or password is not right, or there were too many "
+            + "attempts. Wait a moment, then try again."
           : messageOf(err);
       formError(form, text);
       password.focus();
