@@ -202,7 +202,7 @@ def test_the_python_influxdb_client_manages_authzd(served: ServeProcess, tmp_pat
     assert check(grpc, token, org_id, bucket_id) == "ALLOWED"
     grpc.channel.close()
 
-    served.stop()
+    assert served.stop() == 0  # SIGTERM stops both servers cleanly
     # No token or password in the server's log or its audit trail.
     logged = "".join(served.stderr_lines) + (tmp_path / "audit.jsonl").read_text()
     assert '"serving_http"' in logged and "authorization.create" in logged
