@@ -168,8 +168,10 @@ def authzd(tmp_path: Path) -> Iterator[Authzd]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """One chromium for tests/browser, closed before other packages' tests run
+    (Playwright's sync API keeps an event loop of its own while it is open)."""
     executable = shutil.which("chromium")
     assert executable, "chromium is missing: scripts/test.sh installs it with apt-get"
     with sync_playwright() as pw:
