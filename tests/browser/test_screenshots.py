@@ -4,11 +4,14 @@ at 375 px nothing is wider than the screen."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Browser, Page
 
 from tests.browser.conftest import (
     ADMIN,
     ADMIN_PASSWORD,
+    ROOT,
     Authzd,
     Watch,
     new_context,
@@ -103,3 +106,13 @@ def test_screenshots_of_every_page(browser: Browser, authzd: Authzd, watch: Watc
             p.locator("#perms-table").wait_for()
         finally:
             ctx.close()
+
+
+def test_readme_shows_two_committed_screenshots() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Web console", 1)[1].split("\n## ", 1)[0]
+    pictures = re.findall(r"docs/console-[\w-]+\.png", section)
+    assert len(set(pictures)) == 2
+    for picture in pictures:
+        data = (ROOT / picture).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 10_000, picture
