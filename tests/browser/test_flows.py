@@ -346,3 +346,41 @@ def test_keyboard_only_sign_in_and_token_creation(page: Page, authzd: Authzd) ->
     _, org_id, _, bucket_id = title.removeprefix("read:").split("/")
     got = authzd.check(shown, R, BUCKETS, org_id, bucket_id)
     assert got.allowed and got.reason == ALLOWED
+
+
+def test_escape_closes_the_token_dialog_and_the_token_leaves_the_page(
+        page: Page, authzd: Authzd) -> None:
+    page.goto(authzd.base + "/")
+    form = page.locator("#setup-form")
+    form.get_by_label("Username").fill(ADMIN)
+    form.get_by_label("Password", exact=True).fill(ADMIN_PASSWORD)
+    form.get_by_label("Password again").fill(ADMIN_PASSWORD + "x")
+    form.get_by_label("Organization").fill(ORG)
+    form.get_by_label("Bucket").fill(BUCKET)
+    form.get_by_role("button", name="Set up authzd").click()
+    # Mismatched passwords: said next to the field; both password fields emptied.
+    expect(form.locator("[data-field=password2] .field-error")).to_have_text(
+        "The two passwords differ.")
+    assert form.get_by_label("Password", exact=True).input_value() == ""
+    assert authzd.http("GET", "/api/v2/setup")[1] == {"allowed": True}
+    form.get_by_label("Password", exact=True).fill(ADMIN_PASSWORD)
+    form.get_by_label("Password again").fill(ADMIN_PASSWORD)
+    form.get_by_role("button", name="Set up authzd").click()
+    page.get_by_role("dialog", name="Your Operator token").wait_for()
+    token = page.locator("#token-value").inner_text()
+    assert TOKEN_RE.match(token)
+    page.keyboard.press("Escape")
+    page.get_by_role("heading", name="Tokens").wait_for()
+    assert page.locator("dialog").count() == 0
+    assert token not in page.content()
+    assert ADMIN_PASSWORD not in page.content()
+    assert storage_is_empty(page)
+
+
+def test_an_ended_session_returns_to_sign_in(page: Page, authzd: Authzd) -> None:
+    setup_in_ui(page, authzd)
+    page.context.clear_cookies()
+    page.get_by_role("link", name="Users").click()
+    page.get_by_role("heading", name="Sign in to authzd").wait_for()
+    expect(page.get_by_role("alert")).to_have_text("Your session has ended. Sign in again.")
+    sign_in(page, authzd, ADMIN, ADMIN_PASSWORD)
