@@ -312,11 +312,12 @@ def test_keyboard_only_sign_in_and_token_creation(page: Page, authzd: Authzd) ->
     page.keyboard.type(ADMIN_PASSWORD)
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Tokens").wait_for()
+    expect(page.locator("#tokens-table tbody tr")).to_have_count(1)
 
     tab_to(page, "#new-token")
     assert focus_is_visible(page)
     page.keyboard.press("Enter")
-    page.locator("#create-form").wait_for()
+    page.locator("#bucket-grid").wait_for()
     tab_to(page, "input[name=kind][value=readwrite]")
     assert page.evaluate("document.activeElement.checked")
     tab_to(page, "input[name=read-bucket]")

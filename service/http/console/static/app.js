@@ -231,8 +231,10 @@ async function start(afterSignin = false) {
       if (afterSignin) announce(`Signed in as ${session.me.name}`);
       if (!location.hash || location.hash === "#/") history.replaceState(null, "", "#/tokens");
       await route();
+      // After sign-in, focus the page's heading unless the user has moved on.
       const heading = main.querySelector("h1");
-      if (afterSignin && heading) heading.focus();
+      const idle = !document.activeElement || document.activeElement === document.body;
+      if (afterSignin && heading && idle) heading.focus();
       return;
     }
     signinPage();
