@@ -23,9 +23,11 @@ from typing import Any
 import grpc
 import pytest
 from authzd.v1 import access_service_pb2, access_service_pb2_grpc, types_pb2
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
+# CI shares two cores with everything else: wait as long for assertions as for actions.
+expect.set_options(timeout=15_000)
 ADMIN = "admin"
 ADMIN_PASSWORD = "admin-password-1"
 ORG = "acme"
