@@ -174,11 +174,14 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     log = structlog.get_logger("authzd")
     from service.domain.errors import AuthzdError
-    from service.http.serve import HttpServer
     from service.server import build_server  # imported late: keeps `authzd --help` fast
     from service.store.database import NoDatabase
 
     http_server = None
+    if settings.http_listen != "off":
+        # Imported before the server starts, whose start() moves everything
+        # imported so far out of the cyclic GC's scans (gc.freeze).
+        import service.http.serve  # noqa: F401
     try:
         server, port = build_server(settings)
         server.start()
@@ -187,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if settings.http_listen != "off":
+        from service.http.serve import HttpServer
+
         http_server = HttpServer(server.app, settings)
         try:
             http_port = http_server.start()
@@ -208,6 +213,10 @@ def run(args: argparse.Namespace) -> int:
             server.stop(0)
             print(f"error: --metrics-listen {args.metrics_listen}: {exc}", file=sys.stderr)
             return 1
+    # Before the "serving" line: a SIGTERM sent as soon as it is read stops cleanly.
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     store = settings.database_url and "postgresql" or settings.db
     log.info(
         "serving",
@@ -216,9 +225,6 @@ def run(args: argparse.Namespace) -> int:
         store=store,
         metrics=args.metrics_listen or None,
     )
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     # Python runs signal handlers in the main thread, between bytecodes. The
     # kernel may hand SIGTERM to any thread (an RPC worker, argon2's, grpc's),
     # and then nothing wakes a main thread blocked in an untimed wait: the
