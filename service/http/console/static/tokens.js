@@ -315,19 +315,24 @@ export async function tokenDetailPage(id) {
   });
 
   const groups = groupPermissions(a.permissions, names, orgNames);
-  const permTables = [...groups].sort((x, y) => x[0].localeCompare(y[0])).map(([type, rows]) =>
-    h("tr", {}, h("th", { scope: "row", text: type }),
-      h("td", {}, h("ul", { class: "scopes" }, [...rows.values()].map((r) => h("li", {},
-        h("span", { text: r.scope }), " ",
-        ["read", "write"].map((act) => r[act]
-          ? h("code", { class: `perm perm-${act}`, title: r[act], tabindex: "0", text: act,
-            "aria-label": r[act] })
-          : null)))))));
+  // One row per resource type and scope; read and write in their own columns,
+  // each mark carrying the permission's text form (hover, focus, screen readers).
+  const mark = (text, act) => (text
+    ? h("code", { class: `perm perm-${act}`, title: text, tabindex: "0", "aria-label": text },
+      h("span", { "aria-hidden": "true", text: `✓ ${act}` }))
+    : h("span", { class: "muted", "aria-label": `no ${act}`, text: "—" }));
+  const permRows = [...groups].sort((x, y) => x[0].localeCompare(y[0])).flatMap(([type, rows]) =>
+    [...rows.values()].map((r, i) => h("tr", { class: i === 0 ? "group-start" : "" },
+      h("th", { scope: "row", text: i === 0 ? type : "", "aria-label": type }),
+      h("td", { text: r.scope }),
+      h("td", { class: "mark" }, mark(r.read, "read")),
+      h("td", { class: "mark" }, mark(r.write, "write")))));
   const permsTable = h("table", { class: "perms", id: "perms-table" },
     h("caption", { text: `${(a.permissions || []).length} permissions, by resource type` }),
-    h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Resource" }),
-      h("th", { scope: "col", text: "Scope and access" }))),
-    h("tbody", {}, permTables));
+    h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Resource type" }),
+      h("th", { scope: "col", text: "Scope" }), h("th", { scope: "col", text: "Read" }),
+      h("th", { scope: "col", text: "Write" }))),
+    h("tbody", {}, permRows));
   const copyAll = h("button", { type: "button", class: "secondary", text: "Copy permissions as text" });
   copyAll.addEventListener("click", async () => {
     const text = (a.permissions || []).map(permText).join("\n");
