@@ -3,6 +3,8 @@ tokens shown once, and an All-Access token confined to its organization."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 
@@ -156,3 +158,33 @@ def test_lists_page_with_limit_and_next_link(http: Http, admin: Admin, api: http
         url = page["links"].get("next")
     assert sorted(seen) == sorted([*names, "telemetry"])
     assert len(api.get("/api/v2/buckets", params={"offset": 4}).json()["buckets"]) == 2
+
+
+def test_presets_and_expiry(http: Http, admin: Admin, api: httpx.Client) -> None:
+    clock = http.running.clock
+    expires = datetime.fromtimestamp(clock.time() + 3600, UTC)
+    created = api.post("/api/v2/authorizations", json={
+        "orgID": admin.org_id, "preset": "all-access", "status": "active",
+        "expiresAt": expires.isoformat().replace("+00:00", "Z")}).json()
+    assert created["kind"] == "all-access"
+    assert datetime.fromisoformat(created["expiresAt"]) == expires
+    assert len(created["permissions"]) == 45
+    operator = api.post("/api/v2/authorizations", json={
+        "orgID": admin.org_id, "preset": "operator"}).json()
+    assert operator["kind"] == "operator" and len(operator["permissions"]) == 46
+    inactive = api.post("/api/v2/authorizations", json={
+        "orgID": admin.org_id, "preset": "all-access", "status": "inactive"}).json()
+    assert inactive["status"] == "inactive"
+    wanted = {"action": "read", "resource": {"type": "buckets", "orgID": admin.org_id}}
+    with http.client() as c:
+        def reason(token: str) -> str:
+            r = c.post("/api/v2/check", json={"token": token, "permission": wanted})
+            return str(r.json()["reason"])
+
+        assert reason(created["token"]) == "ALLOWED"
+        assert reason(inactive["token"]) == "TOKEN_INACTIVE"
+        clock.advance(3601)
+        assert reason(created["token"]) == "TOKEN_EXPIRED"
+        assert reason(operator["token"]) == "ALLOWED"
+    with http.client(created["token"]) as expired:
+        assert expired.get("/api/v2/me").status_code == 401
