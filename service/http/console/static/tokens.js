@@ -319,7 +319,7 @@ export async function tokenDetailPage(id) {
   // each mark carrying the permission's text form (hover, focus, screen readers).
   const mark = (text, act) => (text
     ? h("code", { class: `perm perm-${act}`, title: text, tabindex: "0", "aria-label": text },
-      h("span", { "aria-hidden": "true", text: `✓ ${act}` }))
+      h("span", { "aria-hidden": "true" }, "✓", h("span", { class: "mark-word", text: ` ${act}` })))
     : h("span", { class: "muted", "aria-label": `no ${act}`, text: "—" }));
   const permRows = [...groups].sort((x, y) => x[0].localeCompare(y[0])).flatMap(([type, rows]) =>
     [...rows.values()].map((r, i) => h("tr", { class: i === 0 ? "group-start" : "" },
