@@ -2,8 +2,13 @@
 // The server decides who may do what; its messages are shown next to the field.
 import { api, messageOf } from "./api.js";
 import { page, session } from "./app.js";
+import { held, perm } from "./perms.js";
 import { announce, clear, clearErrors, confirmDialog, field, formError, h, modal,
   setFieldError, timeEl } from "./dom.js";
+
+function may(p) {
+  return held(session.permissions, p);
+}
 
 function showError(form, err, fallbackField) {
   if (err.field && setFieldError(form, err.field, err.message)) return;
@@ -43,7 +48,10 @@ function textField(label, name, value = "", attrs = {}) {
   return { control, field: field(label, control, { name }) };
 }
 
-function listPage({ title, noun, load, columns, createFields, create, rename, remove, extraActions }) {
+// What to offer comes from the signed-in user's permissions (`canCreate`,
+// `canEdit`); the server still decides, and its refusals are shown.
+function listPage({ title, noun, load, columns, createFields, create, rename, remove, extraActions,
+  canCreate, canEdit }) {
   return async function render() {
     const region = h("div", { class: "notices", role: "status" });
     const heading = page(title, region);
@@ -71,7 +79,7 @@ function listPage({ title, noun, load, columns, createFields, create, rename, re
       columns.map(([label, get], i) => (i === 0
         ? h("th", { scope: "row", "data-label": label }, get(item))
         : h("td", { "data-label": label }, get(item)))),
-      h("td", { class: "row-actions" },
+      h("td", { class: "row-actions" }, canEdit(item) ? [
         h("button", { type: "button", class: "secondary small", text: "Rename",
           "aria-label": `Rename ${item.name}`,
           onclick: async () => {
@@ -91,7 +99,7 @@ function listPage({ title, noun, load, columns, createFields, create, rename, re
             } catch (err) {
               clear(region).append(h("p", { class: "form-error", role: "alert", text: messageOf(err) }));
             }
-          } })))));
+          } })] : h("span", { class: "muted", text: "view only" })))));
     const table = h("table", { class: "list", id: `${noun}s-table` },
       h("caption", { class: "visually-hidden", text: title }),
       h("thead", {}, h("tr", {}, columns.map(([label]) => h("th", { scope: "col", text: label })),
@@ -99,7 +107,7 @@ function listPage({ title, noun, load, columns, createFields, create, rename, re
       tbody);
     if (!items.length) tbody.append(h("tr", {}, h("td", { colspan: String(columns.length + 1), class: "empty",
       text: `No ${noun}s you can see.` })));
-    main.append(form, h("div", { class: "table-wrap" }, table));
+    main.append(canCreate() ? form : null, h("div", { class: "table-wrap" }, table));
     return heading;
   };
 }
@@ -112,6 +120,8 @@ export const orgsPage = listPage({
     ["ID", (o) => h("span", { class: "mono", text: o.id })], ["Created", (o) => timeEl(o.createdAt)]],
   createFields: () => [textField("Name", "name", "", { required: true })],
   create: (form) => api.createOrg({ name: form.elements.name.value.trim() }),
+  canCreate: () => may(perm("write", "orgs")),
+  canEdit: (o) => may(perm("write", "orgs", "", o.id)),
   rename: (o, name) => api.updateOrg(o.id, { name }),
   remove: Object.assign((o) => api.deleteOrg(o.id),
     { warning: "Its buckets and tokens are deleted too." }),
@@ -131,12 +141,15 @@ export const bucketsPage = listPage({
     ["ID", (b) => h("span", { class: "mono", text: b.id })], ["Created", (b) => timeEl(b.createdAt)]],
   createFields: () => {
     const org = h("select", { name: "orgID", required: true },
-      bucketOrgs.map((o) => h("option", { value: o.id, text: o.name })));
+      bucketOrgs.filter((o) => may(perm("write", "buckets", o.id)))
+        .map((o) => h("option", { value: o.id, text: o.name })));
     return [textField("Name", "name", "", { required: true }), { control: org, field: field("Org", org) }];
   },
   create: (form) => api.createBucket({ name: form.elements.name.value.trim(),
     orgID: form.elements.orgID.value, retentionRules: [] }),
   rename: (b, name) => api.updateBucket(b.id, { name }),
+  canCreate: () => bucketOrgs.some((o) => may(perm("write", "buckets", o.id))),
+  canEdit: (b) => may(perm("write", "buckets", b.orgID, b.id)),
   remove: Object.assign((b) => api.deleteBucket(b.id),
     { warning: "Tokens that name it keep a permission to a bucket that no longer exists." }),
 });
@@ -168,6 +181,8 @@ export const usersPage = listPage({
     return user;
   },
   rename: (u, name) => api.updateUser(u.id, { name }),
+  canCreate: () => may(perm("write", "users")),
+  canEdit: (u) => may(perm("write", "users", "", u.id)),
   remove: Object.assign((u) => api.deleteUser(u.id), { warning: "Its tokens and sessions are deleted too." }),
   extraActions: (u, region, render) => [
     h("button", { type: "button", class: "secondary small", text: "Set password",
