@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import random
@@ -26,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -283,6 +285,9 @@ def authzd_server(db: str, *extra: str, env: dict[str, str] | None = None) -> Pr
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
+            # Off unless a row asks for it (`--http-listen` in extra wins).
+            "--http-listen",
+            "off",
             *extra,
         ],
         port,
@@ -913,6 +918,8 @@ def scenario_workers(
                     fx.db,
                     "--listen",
                     f"127.0.0.1:{port}",
+                    "--http-listen",
+                    "off",
                     "--log-level",
                     "warning",
                     "--workers",
@@ -1190,6 +1197,115 @@ def scenario_postgres(
 # --------------------------------------------------------------------------
 
 
+def _http_reads(url: str, token: str, rate: float, stop: threading.Event,
+                statuses: collections.Counter[int]) -> None:
+    """Paced admin reads over HTTP (issue 13) until stop is set."""
+    import httpx
+
+    paths = ["/api/v2/orgs?limit=20", "/api/v2/buckets?limit=20",
+             "/api/v2/authorizations?limit=20", "/api/v2/me"]
+    with httpx.Client(base_url=url, headers={"Authorization": f"Token {token}"},
+                      timeout=10) as client:
+        due = time.perf_counter()
+        i = 0
+        while not stop.is_set():
+            statuses[client.get(paths[i % len(paths)]).status_code] += 1
+            i += 1
+            due += 1 / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                stop.wait(delay)
+
+
+def scenario_http(
+    fx_big: Fixture,
+    fx_small: Fixture,
+    checks_big: str,
+    rounds: int,
+    duration: float,
+    rows: list[dict[str, Any]],
+) -> None:
+    """The HTTP API must not slow CheckAccess: unary CheckAccess quiet, then while
+    two HTTP clients make 200 admin reads/s in all (interleaved rounds); and the
+    latency of listing 100 tokens over HTTP."""
+    http_port = free_port()
+    server = authzd_server(fx_big.db, "--http-listen", f"127.0.0.1:{http_port}")
+    url = f"http://127.0.0.1:{http_port}"
+    quiet: list[LoadResult] = []
+    loaded: list[LoadResult] = []
+    served: list[float] = []
+    statuses: collections.Counter[int] = collections.Counter()
+    try:
+        warm(server, fx_big)
+        for _ in range(rounds):
+            quiet.append(drive(server.target, checks_big, duration))
+            stop = threading.Event()
+            readers = [threading.Thread(target=_http_reads,
+                                        args=(url, fx_big.operator_token, 100.0, stop, statuses))
+                       for _ in range(2)]
+            before = sum(statuses.values())
+            t0 = time.perf_counter()
+            for t in readers:
+                t.start()
+            loaded.append(drive(server.target, checks_big, duration))
+            stop.set()
+            for t in readers:
+                t.join()
+            served.append((sum(statuses.values()) - before) / (time.perf_counter() - t0))
+    finally:
+        server.stop()
+    q, load = median_result(quiet), median_result(loaded)
+    rows.append(
+        dict(
+            scenario="unary CheckAccess while HTTP serves 200 admin reads/s (vs quiet)",
+            throughput=load.throughput,
+            p50_ms=load.p50_ms,
+            p99_ms=load.p99_ms,
+            ratio=load.throughput / q.throughput,
+            target=">= 0.90",
+            quiet_throughput=q.throughput,
+            http_reads_per_s=statistics.median(served),
+            wrong=q.wrong + load.wrong + sum(n for s, n in statuses.items() if s != 200),
+        )
+    )
+
+    import httpx
+
+    http_port = free_port()
+    small = authzd_server(fx_small.db, "--http-listen", f"127.0.0.1:{http_port}")
+    latencies: list[float] = []
+    wrong = 0
+    try:
+        store = open_fixture(fx_small)
+        n = store.counts()["authorizations"]
+        store.close()
+        with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=10,
+                          headers={"Authorization": f"Token {fx_small.operator_token}"}) as c:
+            c.get("/api/v2/authorizations")  # warm
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < duration:
+                start = time.perf_counter()
+                r = c.get("/api/v2/authorizations")
+                latencies.append(time.perf_counter() - start)
+                if r.status_code != 200 or len(r.json()["authorizations"]) != n:
+                    wrong += 1
+            elapsed = time.perf_counter() - t0
+    finally:
+        small.stop()
+    latencies.sort()
+    rows.append(
+        dict(
+            scenario=f"HTTP GET /api/v2/authorizations, {n} tokens (one client)",
+            throughput=len(latencies) / elapsed,
+            p50_ms=latencies[len(latencies) // 2] * 1000,
+            p99_ms=latencies[int(len(latencies) * 0.99)] * 1000,
+            ratio=None,
+            target="reported",
+            wrong=wrong,
+        )
+    )
+
+
 def fmt(v: Any, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
@@ -1269,7 +1385,7 @@ def main() -> int:
     want = set(
         args.only
         or [
-            "unary", "batch", "workers", "casbin", "revocation", "miss", "postgres",
+            "unary", "batch", "workers", "casbin", "revocation", "miss", "http", "postgres",
             "ext_authz", "tracing", "envoy",
         ]
     )
@@ -1328,6 +1444,12 @@ def main() -> int:
             ),
             ("revocation", lambda: scenario_revocation(fx_big, sizes["trials"], rows)),
             ("miss", lambda: scenario_cache_miss(fx_big, rows)),
+            (
+                "http",
+                lambda: scenario_http(
+                    fx_big, fx_small, checks_big, sizes["side_rounds"], sizes["duration"], rows
+                ),
+            ),
             (
                 "postgres",
                 lambda: scenario_postgres(

@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 scripts/system-deps.sh
 
 python="${PYTHON:-python3}"
+# The web console's browser tests (tests/browser) drive Debian's chromium.
+command -v chromium >/dev/null || { apt-get update && apt-get install -y --no-install-recommends chromium; }
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)

@@ -12,6 +12,8 @@ class Settings:
     db: str = "authzd.db"
     database_url: str = ""
     listen: str = "127.0.0.1:50051"
+    # The InfluxDB-compatible HTTP API (service/http); "off" disables it.
+    http_listen: str = "127.0.0.1:8086"
     workers: int = 1
     threads: int = 16
     # RPCs in progress at once (queued for a worker thread included); the excess

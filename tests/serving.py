@@ -1,5 +1,6 @@
 """`authzd serve` as a real process on port 0, for tests of its flags and of what it
-serves (a backup, an audit log). The port is read from its "serving" log line."""
+serves (a backup, an audit log). The ports are read from its "serving_http" and
+"serving" log lines (the HTTP API listens on port 0 too; it is logged first)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class ServeProcess:
         self.proc = proc
         self.stderr_lines: list[str] = []
         self.port = 0
+        self.http_port = 0
         self._serving = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -27,7 +29,7 @@ class ServeProcess:
               timeout: float = 30) -> ServeProcess:
         proc = subprocess.Popen(
             [sys.executable, "-m", "service", "serve", "--listen", "127.0.0.1:0",
-             "--log-format", "json", *args],
+             "--http-listen", "127.0.0.1:0", "--log-format", "json", *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True, env=env, cwd=cwd,
         )
@@ -47,6 +49,8 @@ class ServeProcess:
                 event = json.loads(line)
             except ValueError:
                 continue
+            if isinstance(event, dict) and event.get("event") == "serving_http":
+                self.http_port = int(event["port"])
             if isinstance(event, dict) and event.get("event") == "serving":
                 self.port = int(event["port"])
                 self._serving.set()
@@ -54,6 +58,10 @@ class ServeProcess:
     @property
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
 
     def stop(self) -> int:
         if self.proc.poll() is None:

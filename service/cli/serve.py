@@ -47,6 +47,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help=f"HOST:PORT to listen on (default {d.listen}; env AUTHZD_LISTEN)",
     )
     p.add_argument(
+        "--http-listen",
+        default=env("AUTHZD_HTTP_LISTEN", d.http_listen),
+        metavar="HOST:PORT",
+        help="serve the InfluxDB-compatible HTTP API here, with the same TLS flags "
+        f'("off": not at all; default {d.http_listen}; env AUTHZD_HTTP_LISTEN)',
+    )
+    p.add_argument(
         "--threads",
         type=int,
         default=int(env("AUTHZD_THREADS", d.threads)),
@@ -179,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
         database_url=args.database_url,
         pool_size=args.pool_size,
         listen=args.listen,
+        http_listen=args.http_listen,
         threads=args.threads,
         max_concurrent_rpcs=args.max_concurrent_rpcs,
         grace_period=args.grace_period,
@@ -214,6 +222,11 @@ def run(args: argparse.Namespace) -> int:
     from service.server import build_server  # imported late: keeps `authzd --help` fast
     from service.store.database import NoDatabase
 
+    http_server = None
+    if settings.http_listen != "off":
+        # Imported before the server starts, whose start() moves everything
+        # imported so far out of the cyclic GC's scans (gc.freeze).
+        import service.http.serve  # noqa: F401
     try:
         server, port = build_server(settings)
         server.start()
@@ -232,6 +245,18 @@ def run(args: argparse.Namespace) -> int:
             "clear; serve TLS/mTLS (--tls-cert, --tls-key, --tls-client-ca) or restrict "
             "the network",
         )
+    if settings.http_listen != "off":
+        from service.http.serve import HttpServer
+
+        http_server = HttpServer(server.app, settings)
+        try:
+            http_port = http_server.start()
+        except (ValueError, OSError) as exc:
+            server.stop(0)
+            log.error("cannot_start", error=str(exc))
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        log.info("serving_http", listen=settings.http_listen, port=http_port)
     if args.metrics_listen:
         from prometheus_client import start_http_server
 
@@ -239,9 +264,15 @@ def run(args: argparse.Namespace) -> int:
         try:
             start_http_server(int(metrics_port), addr=host or "127.0.0.1")
         except (ValueError, OSError) as exc:
+            if http_server is not None:
+                http_server.stop(0)
             server.stop(0)
             print(f"error: --metrics-listen {args.metrics_listen}: {exc}", file=sys.stderr)
             return 1
+    # Before the "serving" line: a SIGTERM sent as soon as it is read stops cleanly.
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     store = settings.database_url and "postgresql" or settings.db
     log.info(
         "serving",
@@ -250,9 +281,6 @@ def run(args: argparse.Namespace) -> int:
         store=store,
         metrics=args.metrics_listen or None,
     )
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     # Python runs signal handlers in the main thread, between bytecodes. The
     # kernel may hand SIGTERM to any thread (an RPC worker, argon2's, grpc's),
     # and then nothing wakes a main thread blocked in an untimed wait: the
@@ -260,6 +288,8 @@ def run(args: argparse.Namespace) -> int:
     while not stop.wait(0.1):
         pass
     log.info("stopping", grace_seconds=settings.grace_period)
+    if http_server is not None:
+        http_server.stop(settings.grace_period)
     server.stop(settings.grace_period)
     if not server.handlers_done(timeout=0.5):
         # The interpreter would wait for them at exit, past the grace period.
@@ -344,6 +374,8 @@ def supervise(args: argparse.Namespace) -> int:
     try:
         if split_listen(args.listen)[1] == 0:
             raise SystemExit("error: --workers needs a fixed port in --listen")
+        if args.http_listen != "off" and split_listen(args.http_listen)[1] == 0:
+            raise SystemExit("error: --workers needs a fixed port in --http-listen (or off)")
         # The lock first: of two groups started together, one waits for nothing
         # and fails here; then the probe: any listener (a group, a single server,
         # another program) makes it fail. Held until the supervisor exits.
@@ -368,6 +400,8 @@ def supervise(args: argparse.Namespace) -> int:
         args.db,
         "--listen",
         args.listen,
+        "--http-listen",
+        args.http_listen,
         "--threads",
         str(args.threads),
         "--max-concurrent-rpcs",

@@ -24,7 +24,8 @@ def test_bench_quick_runs_and_answers_agree(tmp_path):  # type: ignore[no-untype
     scenarios = " | ".join(r["scenario"] for r in report["rows"])
     for expected in ("no-op", "BatchCheckAccess", "workers", "pycasbin", "staleness",
                      "cache miss", "RSS", "ext_authz Check", "tracing on",
-                     "Envoy -> upstream with ext_authz"):
+                     "Envoy -> upstream with ext_authz", "while HTTP serves",
+                     "HTTP GET /api/v2/authorizations"):
         assert expected in scenarios, scenarios
     for row in report["rows"]:
         if row.get("throughput") is not None:

@@ -58,7 +58,8 @@ class ServeProcess:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "service", "serve", "--db", str(self.db),
-                 "--listen", self.target, "--log-level", "warning", *self.extra],
+                 "--listen", self.target, "--http-listen", "off", "--log-level", "warning",
+                 *self.extra],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
             )
         deadline = time.monotonic() + timeout

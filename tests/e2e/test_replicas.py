@@ -53,6 +53,8 @@ class Replica:
                 url,
                 "--listen",
                 f"127.0.0.1:{self.port}",
+                "--http-listen",
+                "off",
                 "--log-level",
                 "warning",
                 "--stale-after",
