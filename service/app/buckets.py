@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from service.domain.ids import check_id
-from service.domain.models import Bucket
+from service.domain.models import Bucket, RetentionRule
 from service.domain.permissions import Action, Permission, ResourceType
 
 from .caller import Caller
@@ -27,14 +27,24 @@ def _bucket_perm(action: Action, org_id: str, bucket_id: str = "") -> Permission
     return Permission(action, BUCKETS, org_id=org_id, id=bucket_id)
 
 
-def create(app: App, caller: Caller, org_id: str, org: str, name: str, description: str) -> Bucket:
+def create(
+    app: App,
+    caller: Caller,
+    org_id: str,
+    org: str,
+    name: str,
+    description: str,
+    retention_rules: Sequence[RetentionRule] = (),
+) -> Bucket:
     name = check_name("name", name)
     check_description("description", description)
     found = org_ref(app.store, org_id, org, visible=caller.sees_org)
     assert found is not None
     caller.require(_bucket_perm(Action.WRITE, found.id))
     now = app.clock.now()
-    bucket = Bucket(app.new_id(), found.id, found.name, name, description, now, now)
+    bucket = Bucket(
+        app.new_id(), found.id, found.name, name, description, now, now, tuple(retention_rules)
+    )
     with app.write():
         if app.store.get_org(found.id) is None:  # deleted meanwhile
             raise org_not_found(found.id)
@@ -81,9 +91,13 @@ def update(
     paths: Sequence[str],
     name: str,
     description: str,
+    retention_rules: Sequence[RetentionRule] | None = None,
 ) -> Bucket:
+    """AIP-134 over name, description and (HTTP API only) retention_rules."""
     check_id("bucket.id", bucket_id)  # name the request's field, not GetBucket's "id"
-    chosen = update_paths(paths, name=bool(name), description=bool(description))
+    # retention_rules is updatable only where the transport has it (HTTP).
+    extra = {} if retention_rules is None else {"retention_rules": True}
+    chosen = update_paths(paths, name=bool(name), description=bool(description), **extra)
     with app.write():
         bucket = _visible(app, caller, bucket_id, Action.WRITE)
         if "name" in chosen:
@@ -92,6 +106,8 @@ def update(
             bucket = dataclasses.replace(
                 bucket, description=check_description("bucket.description", description)
             )
+        if "retention_rules" in chosen:
+            bucket = dataclasses.replace(bucket, retention_rules=tuple(retention_rules or ()))
         return app.store.update_bucket(dataclasses.replace(bucket, update_time=app.clock.now()))
 
 

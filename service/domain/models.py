@@ -36,6 +36,14 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class RetentionRule:
+    """InfluxDB's bucket retention rule (`{"type": "expire", "everySeconds": N}`)."""
+
+    type: str
+    every_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
 class Bucket:
     id: str
     org_id: str
@@ -44,6 +52,8 @@ class Bucket:
     description: str
     create_time: datetime
     update_time: datetime
+    # Kept and returned for InfluxDB clients (HTTP API); authzd does not act on them.
+    retention_rules: tuple[RetentionRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -298,10 +298,10 @@ def _buckets_create(app: App, call: Call) -> tuple[int, Any]:
     shapes.string(body, "rp")
     rules = shapes.retention_rules(body)
     bucket = buckets.create(app, caller_of(call), org_id, org, name,
-                            shapes.string(body, "description"))
+                            shapes.string(body, "description"), rules)
     call.target = Target("bucket", bucket.id, bucket.name)
     call.fields = {"org_id": bucket.org_id, "org": bucket.org_name}
-    return 201, shapes.bucket_json(bucket, rules)
+    return 201, shapes.bucket_json(bucket)
 
 
 def _buckets_get(app: App, call: Call) -> tuple[int, Any]:
@@ -314,22 +314,21 @@ def _buckets_patch(app: App, call: Call) -> tuple[int, Any]:
     bucket_id = call.path_id("bucketID")
     body = call.json
     call.target = Target("bucket", bucket_id)
-    rules = shapes.retention_rules(body)
+    given_rules = body.get("retentionRules") is not None
+    rules = shapes.retention_rules(body) if given_rules else None
     paths = [p for p in ("name", "description") if body.get(p) is not None]
-    if not paths and body.get("retentionRules") is None:
+    if given_rules:
+        paths.append("retention_rules")
+    if not paths:
         raise InvalidArgument("body", "nothing to update; updatable: name, description, "
                               "retentionRules")
     call.fields = {"update_mask": paths}
-    caller = caller_of(call)
-    if paths:
-        bucket = buckets.update(app, caller, bucket_id, paths, shapes.string(body, "name"),
-                                shapes.string(body, "description"))
-    else:  # retention rules only: nothing authzd keeps, but the caller must be allowed
-        bucket = buckets.update(app, caller, bucket_id, ["description"], "",
-                                buckets.get(app, caller, bucket_id).description)
+    bucket = buckets.update(app, caller_of(call), bucket_id, paths,
+                            shapes.string(body, "name"), shapes.string(body, "description"),
+                            rules)
     call.target = Target("bucket", bucket.id, bucket.name)
     call.fields["org_id"] = bucket.org_id
-    return 200, shapes.bucket_json(bucket, rules)
+    return 200, shapes.bucket_json(bucket)
 
 
 def _buckets_delete(app: App, call: Call) -> tuple[int, Any]:

@@ -145,7 +145,8 @@ SCHEMAS: Json = {
         "type": "object",
         "properties": {"type": {"type": "string", "default": "expire"},
                        "everySeconds": {"type": "integer", "minimum": 0}},
-        "description": "Accepted and echoed; authzd does not act on retention.",
+        "description": "Stored with the bucket and returned as given; "
+        "authzd does not act on retention.",
     },
     "Bucket": {
         "type": "object",

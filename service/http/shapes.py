@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from service.domain.errors import InvalidArgument
-from service.domain.models import Authorization, Bucket, Organization, Status, User
+from service.domain.models import Authorization, Bucket, Organization, RetentionRule, Status, User
 from service.domain.permissions import Action, Permission, ResourceType
 from service.domain.presets import all_access_permissions, operator_permissions
 
@@ -106,8 +106,9 @@ def permissions(body: Mapping[str, Any], key: str = "permissions") -> list[Permi
     return [permission(p, f"{key}[{i}]") for i, p in enumerate(value)]
 
 
-def retention_rules(body: Mapping[str, Any]) -> list[Json]:
-    """Checked and normalised; stored nowhere (README: authzd does not act on them)."""
+def retention_rules(body: Mapping[str, Any]) -> list[RetentionRule]:
+    """Checked and normalised; stored with the bucket and returned as given
+    (README: authzd does not act on them)."""
     value = body.get("retentionRules")
     if value is None:
         return []
@@ -121,7 +122,7 @@ def retention_rules(body: Mapping[str, Any]) -> list[Json]:
             raise InvalidArgument(f"retentionRules[{i}].everySeconds",
                                   "must be a non-negative integer")
         rule_type = string(r, "type", f"retentionRules[{i}].type") or "expire"
-        out.append({"type": rule_type, "everySeconds": every})
+        out.append(RetentionRule(rule_type, every))
     return out
 
 
@@ -204,7 +205,7 @@ def org_json(o: Organization) -> Json:
     }
 
 
-def bucket_json(b: Bucket, rules: list[Json] | None = None) -> Json:
+def bucket_json(b: Bucket) -> Json:
     return {
         "id": b.id,
         "type": "user",
@@ -212,7 +213,9 @@ def bucket_json(b: Bucket, rules: list[Json] | None = None) -> Json:
         "description": b.description,
         "orgID": b.org_id,
         "org": b.org_name,
-        "retentionRules": rules or [],
+        "retentionRules": [
+            {"type": r.type, "everySeconds": r.every_seconds} for r in b.retention_rules
+        ],
         "labels": [],
         "createdAt": rfc3339(b.create_time),
         "updatedAt": rfc3339(b.update_time),

@@ -6,7 +6,13 @@ from typing import Any
 
 from service.domain.models import Bucket
 
-from .codec import Page, to_datetime, to_micros
+from .codec import (
+    Page,
+    decode_retention_rules,
+    encode_retention_rules,
+    to_datetime,
+    to_micros,
+)
 from .engine import Engine, unique_name, unstorable
 from .models import BucketRow, OrganizationRow
 
@@ -20,6 +26,7 @@ def _bucket(row: Any) -> Bucket:
         row.description,
         to_datetime(row.create_time),
         to_datetime(row.update_time),
+        decode_retention_rules(row.retention_rules),
     )
 
 
@@ -37,6 +44,7 @@ def bucket_row(bucket: Bucket) -> dict[str, Any]:
         description=bucket.description,
         create_time=to_micros(bucket.create_time),
         update_time=to_micros(bucket.update_time),
+        retention_rules=encode_retention_rules(bucket.retention_rules),
     )
 
 
@@ -66,6 +74,7 @@ class BucketQueries(Engine):
                 name=bucket.name,
                 description=bucket.description,
                 update_time=to_micros(bucket.update_time),
+                retention_rules=encode_retention_rules(bucket.retention_rules),
             ).where(BucketRow.id == bucket.id).execute()
         return bucket
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from service.domain.models import Status
+from service.domain.models import RetentionRule, Status
 from service.domain.permissions import Permission, format_permission, parse_permission
 
 
@@ -34,6 +34,19 @@ def from_micros(v: int | None) -> datetime | None:
 
 def to_datetime(v: int) -> datetime:
     return datetime.fromtimestamp(v / 1_000_000, tz=UTC)
+
+
+def encode_retention_rules(rules: Sequence[RetentionRule]) -> str:
+    return "\n".join(f"{r.type}:{r.every_seconds}" for r in rules)
+
+
+def decode_retention_rules(text: str) -> tuple[RetentionRule, ...]:
+    out = []
+    for line in text.split("\n"):
+        kind, _, every = line.rpartition(":")
+        if kind:
+            out.append(RetentionRule(kind, int(every)))
+    return tuple(out)
 
 
 def encode_permissions(ps: Sequence[Permission]) -> str:

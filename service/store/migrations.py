@@ -21,9 +21,17 @@ def _m0002_signin_throttle(db: Database) -> None:
     db.create_tables([SigninThrottleRow], safe=True)
 
 
+def _m0003_bucket_retention_rules(db: Database) -> None:
+    # Migration 1 makes the tables from today's models, so a new database has
+    # the column already; an older one gets it here.
+    if "retention_rules" not in {c.name for c in db.get_columns("bucket")}:
+        db.execute_sql("ALTER TABLE bucket ADD COLUMN retention_rules TEXT NOT NULL DEFAULT ''")
+
+
 MIGRATIONS: list[tuple[int, Callable[[Database], None]]] = [
     (1, _m0001_initial),
     (2, _m0002_signin_throttle),
+    (3, _m0003_bucket_retention_rules),
 ]
 
 LATEST = MIGRATIONS[-1][0]

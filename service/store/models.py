@@ -69,6 +69,8 @@ class BucketRow(BaseModel):
     description = TextField(default="")
     create_time = BigIntegerField()
     update_time = BigIntegerField()
+    # `<type>:<everySeconds>` per line (migration 3).
+    retention_rules = TextField(default="")
 
     class Meta:
         table_name = "bucket"

@@ -22,7 +22,15 @@ import pytest
 from peewee import IntegrityError
 
 from service.domain.errors import AlreadyExists, StoreUnavailable
-from service.domain.models import Authorization, Bucket, Organization, Session, Status, User
+from service.domain.models import (
+    Authorization,
+    Bucket,
+    Organization,
+    RetentionRule,
+    Session,
+    Status,
+    User,
+)
 from service.domain.permissions import Action, Permission, ResourceType
 from service.store import Store, migrations, notify, open_store
 from service.store.database import NoDatabase, Page
@@ -135,6 +143,31 @@ def test_migrations_are_recorded(store: Store, store_location: dict[str, str]) -
     assert versions[-1] == migrations.LATEST
     assert {*TABLES, "revision", "schema_migration"} <= set(store.db.get_tables())
     assert raw_query(store_location, "SELECT value FROM revision WHERE id = 1") == [(0,)]
+
+
+def test_a_database_from_before_migration_3_gets_the_retention_column(
+    store_location: dict[str, str],
+) -> None:
+    """An existing bucket table without retention_rules (made before migration 3)
+    gets the column; its rows read back with no rules."""
+    first = open_at(store_location)
+    o = org("acme")
+    with first.write():
+        first.create_org(o)
+        first.create_bucket(bucket(o, "old"))
+    first.close()
+    raw_query(store_location, "ALTER TABLE bucket DROP COLUMN retention_rules")
+    raw_query(store_location, "DELETE FROM schema_migration WHERE version = 3")
+    again = open_at(store_location)
+    try:
+        (found,) = again.list_buckets(Page("", 10))
+        assert (found.name, found.retention_rules) == ("old", ())
+        rules = (RetentionRule("expire", 3600),)
+        with again.write():
+            again.update_bucket(dataclasses.replace(found, retention_rules=rules))
+        assert again.get_bucket(found.id).retention_rules == rules
+    finally:
+        again.close()
 
 
 def test_reopen_is_idempotent(store_location: dict[str, str]) -> None:
