@@ -53,9 +53,11 @@ def requested_permission(field: str, msg: Any) -> Permission:
 
 
 # A remembered answer: (CheckAccessResponse bytes, the same as one element of
-# BatchCheckAccessResponse.results, index generation, valid until, reason,
-# authorization id to mark as used, (decision, requested) when denied).
-Answer = tuple[bytes, bytes, int, float, Reason, str, "tuple[Decision, Permission] | None"]
+# BatchCheckAccessResponse.results, index generation, valid until, the
+# decision counter of its reason (held, not looked up: hashing an Enum member
+# is a Python call), authorization id to mark as used, (decision, requested)
+# when denied).
+Answer = tuple[bytes, bytes, int, float, Any, str, "tuple[Decision, Permission] | None"]
 
 
 class AccessServicer:
@@ -117,17 +119,16 @@ class AccessServicer:
         return out
 
     def _record(self, answers: list[Answer], now: float) -> None:
-        counts = dict.fromkeys(Reason, 0)
+        counts: dict[Any, int] = {}
         access = self.access
         for found in answers:
-            counts[found[4]] += 1
+            counts[found[4]] = counts.get(found[4], 0) + 1
             if found[5]:
                 access.note_used(found[5], now)
             if found[6] is not None:
                 self.denials.record(*found[6])
-        for reason, n in counts.items():
-            if n:
-                _COUNTERS[reason].inc(n)
+        for counter, n in counts.items():
+            counter.inc(n)
 
     def _decide(
         self,
@@ -152,7 +153,7 @@ class AccessServicer:
             access_pb.BatchCheckAccessResponse(results=[response]).SerializeToString(),
             generation,
             valid_until,
-            decision.reason,
+            _COUNTERS[decision.reason],
             used,
             None if decision.allowed else (decision, requested),
         )
