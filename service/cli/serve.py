@@ -46,7 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--threads",
         type=int,
         default=int(env("AUTHZD_THREADS", d.threads)),
-        help=f"RPC worker threads (default {d.threads})",
+        help=f"threads for admin RPCs; CheckAccess runs on the event loop (default {d.threads})",
     )
     p.add_argument(
         "--max-concurrent-rpcs",
