@@ -4,10 +4,12 @@ SO_REUSEPORT sends a client's next call to any worker, so a revocation made
 through one worker must reach the others at once, not at their next poll.
 Each worker binds a Unix datagram socket `<pid>.sock` in a directory the
 supervisor made for them; after a committed write it sends one datagram to
-every other socket there, and a worker that receives one polls the store's
-revision at once (the poll re-reads what changed, so a datagram carries
-nothing and a lost one costs only the usual poll delay; the periodic poll
-stays as the catch-up). PostgreSQL has NOTIFY for the same; this covers SQLite.
+every other socket there, and a worker that receives one forgets its kept
+decisions on its loop at once and has its poller read the store's revision (a
+datagram carries nothing; a lost one costs only the usual poll delay, the
+periodic poll staying as the catch-up). PostgreSQL has NOTIFY for the same;
+this covers SQLite too. The directory is the supervisor's, mode 0700: only
+the same user can send.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
 
 if TYPE_CHECKING:
+    from service.app.access import AccessIndex
     from service.server import AuthzdServer
 
 log = structlog.get_logger("authzd.siblings")
@@ -49,7 +51,7 @@ class Siblings:
         access = server.app.access
         access.on_written = self.tell
         loop = asyncio.get_running_loop()
-        loop.add_reader(self._sock.fileno(), self._receive, access.wake)
+        loop.add_reader(self._sock.fileno(), self._receive, access)
 
         async def run() -> None:
             await self._stopped.wait()
@@ -70,7 +72,11 @@ class Siblings:
                 with contextlib.suppress(OSError):
                     self._out.sendto(b"w", str(self.directory / name))
 
-    def _receive(self, wake: Callable[[], None]) -> None:
+    def _receive(self, access: AccessIndex) -> None:
+        """On the loop: forget every decision before the next check is read
+        (the datagram was sent before the writer answered, so a check sent
+        after that answer finds it already queued here), and have the poller
+        note the new revision."""
         got = False
         while True:
             try:
@@ -79,7 +85,8 @@ class Siblings:
                 break
             got = True
         if got:
-            wake()
+            access.invalidate()
+            access.wake()
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
