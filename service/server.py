@@ -14,7 +14,7 @@ import contextlib
 import gc
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent import futures
 from pathlib import Path
 from typing import Any
@@ -157,10 +157,11 @@ class AuthzdServer:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
-        with contextlib.suppress(RuntimeError):  # the loop is shutting down
-            asyncio.run_coroutine_threadsafe(
-                self.health.set("", _SERVING if ok else _NOT_SERVING), loop
-            )
+        status = _SERVING if ok else _NOT_SERVING
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            # The coroutine is made on the loop: none is left un-awaited if
+            # the loop is gone.
+            loop.call_soon_threadsafe(lambda: loop.create_task(self.health.set("", status)))
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -183,6 +184,8 @@ class AuthzdServer:
             self._listener.start()
         await self.grpc_server.start()
         self._running = [asyncio.ensure_future(run()) for run, _ in self._tasks]
+        for task in self._running:
+            task.add_done_callback(_report_failure)
         await self.health.set("", _SERVING)
 
     async def stop(self, grace: float | None = None) -> None:
@@ -219,6 +222,13 @@ class AuthzdServer:
                 if thread.is_alive():
                     return False
         return True
+
+
+def _report_failure(task: asyncio.Future[Any]) -> None:
+    """A co-served task that ends with an error says so (nothing awaits it
+    until stop())."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("co_served_task_failed", error=repr(task.exception()))
 
 
 async def serve(
@@ -258,8 +268,8 @@ class Server:
         self._loop = loop
         self._thread = thread
 
-    def _call(self, coro: Awaitable[Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()  # type: ignore[arg-type]
+    def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def start(self) -> None:
         self._call(self.aio.start())
