@@ -275,6 +275,9 @@ class Server:
         self._call(self.aio.start())
 
     def stop(self, grace: float | None = None) -> None:
+        """Stop, and end the loop thread; a second call does nothing."""
+        if self._loop.is_closed():
+            return
         try:
             self._call(self.aio.stop(grace))
         finally:
