@@ -42,6 +42,7 @@ from service.app.audit import open_auditor
 from service.app.clock import Clock, SystemClock
 from service.app.context import App
 from service.app.passwords import BoundedHasher
+from service.domain.errors import StoreUnavailable
 from service.settings import Settings
 from service.store import notify, open_store
 from service.transport.access import AccessServicer
@@ -209,6 +210,10 @@ class AuthzdServer:
         self.app.access.stop()
         self.app.store.close()
         self.app.audit.close()
+        # What start() froze may now be garbage in cycles (the pool threads'
+        # store connections among it): let the cyclic GC have it again, or a
+        # process that builds many servers (the tests) keeps their files open.
+        gc.unfreeze()
 
     def handlers_done(self, timeout: float) -> bool:
         """After stop(): whether every RPC handler thread has returned, waiting up
@@ -222,6 +227,25 @@ class AuthzdServer:
                 if thread.is_alive():
                     return False
         return True
+
+
+class _Health(aio_health.HealthServicer):
+    """grpc's health servicer, whose Check also says NOT_SERVING while checks
+    fail closed (the store unconfirmed for --stale-after), even before the
+    poller's failing read has handed the change to the loop."""
+
+    def __init__(self, access: AccessIndex) -> None:
+        super().__init__()
+        self._access = access
+
+    async def Check(self, request: Any, context: Any) -> Any:
+        response = await super().Check(request, context)
+        if response is not None and response.status == _SERVING:
+            try:
+                self._access.ensure_fresh()
+            except StoreUnavailable:
+                return health_pb2.HealthCheckResponse(status=_NOT_SERVING)
+        return response
 
 
 def _report_failure(task: asyncio.Future[Any]) -> None:
@@ -401,7 +425,7 @@ async def create_server(
                 },
                 admin_limit,
             )
-    health_servicer = aio_health.HealthServicer()
+    health_servicer = _Health(app.access)
     await health_servicer.set("", _NOT_SERVING)
     health_service = health_pb2.DESCRIPTOR.services_by_name["Health"]
     add_service(grpc_server, health_service, checked(health_servicer, health_service), admin_limit)
