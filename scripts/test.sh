@@ -9,6 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/system-deps.sh
+# h2load (Debian nghttp2-client) drives the benchmark's unary rows: a load
+# generator that leaves the CPU to the server. Installed as root when missing.
+if ! command -v h2load >/dev/null; then
+    apt-get install -y --no-install-recommends nghttp2-client >/dev/null \
+        || { apt-get update >/dev/null && apt-get install -y --no-install-recommends nghttp2-client >/dev/null; }
+fi
 
 python="${PYTHON:-python3}"
 # The web console's browser tests (tests/browser) drive Debian's chromium.

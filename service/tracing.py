@@ -17,6 +17,7 @@ decision reason, authorization id; never a token.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 from collections.abc import Callable, MutableMapping
 from typing import Any
@@ -91,27 +92,62 @@ class Tracing:
         attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
         server = self._server
 
-        @functools.wraps(handler)
-        def traced(request: Any, context: grpc.ServicerContext) -> Any:
-            with tracer.start_as_current_span(
+        def span(request: Any, context: Any) -> Any:
+            return tracer.start_as_current_span(
                 method, context=self._parent(request, context, carrier_of), kind=server,
                 attributes=attributes,
                 record_exception=False, set_status_on_exception=False,
-            ) as span:
-                response = None
+            )
+
+        def finish(span: Any, context: Any, response: Any, failed: bool) -> None:
+            if span.is_recording():
+                code = _code(context, failed)
+                span.set_attribute("rpc.grpc.status_code", code.value[0])
+                if annotate is not None and response is not None:
+                    annotate(span, response)
+                if code is not grpc.StatusCode.OK:
+                    span.set_status(self._trace.Status(self._trace.StatusCode.ERROR))
+
+        if inspect.iscoroutinefunction(handler):
+            # An asyncio handler (CheckAccess, ext_authz Check on the event loop):
+            # the span is current in this call's task only.
+            @functools.wraps(handler)
+            async def traced_async(request: Any, context: Any) -> Any:
+                with span(request, context) as current:
+                    response, failed = None, True
+                    try:
+                        response = await handler(request, context)
+                        failed = False
+                        return response
+                    finally:
+                        finish(current, context, response, failed)
+
+            return traced_async
+
+        @functools.wraps(handler)
+        def traced(request: Any, context: Any) -> Any:
+            with span(request, context) as current:
+                response, failed = None, True
                 try:
                     response = handler(request, context)
+                    failed = False
                     return response
                 finally:
-                    if span.is_recording():
-                        code = context.code() or grpc.StatusCode.OK  # type: ignore[attr-defined]
-                        span.set_attribute("rpc.grpc.status_code", code.value[0])
-                        if annotate is not None and response is not None:
-                            annotate(span, response)
-                        if code is not grpc.StatusCode.OK:
-                            span.set_status(self._trace.Status(self._trace.StatusCode.ERROR))
+                    finish(current, context, response, failed)
 
         return traced
+
+
+def _code(context: Any, failed: bool) -> grpc.StatusCode:
+    """The call's status code so far: what the handler set or aborted with
+    (grpc.aio's context and transport.threads.ThreadContext both answer
+    code()); an exception with none set is UNKNOWN."""
+    code = context.code()
+    if isinstance(code, int):  # grpc.aio reports the cygrpc integer
+        code = next((c for c in grpc.StatusCode if c.value[0] == code), grpc.StatusCode.UNKNOWN)
+    if code is None:
+        return grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
+    return code
 
 
 def annotate_current(**attributes: str) -> None:

@@ -92,6 +92,8 @@ class AccessIndex:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.on_health_change: Callable[[bool], None] | None = None
+        # Called after this process's write is applied (tells sibling workers).
+        self.on_written: Callable[[], None] | None = None
         self._healthy = True
 
     # -- the hot path ------------------------------------------------------
@@ -130,7 +132,23 @@ class AccessIndex:
         expires, or a session's union changes), and the authorization id whose
         last_used_time a use should move ("" for sessions and unknown tokens).
         Does not record the use: callers that answer from a kept decision do."""
-        grant, valid_until = self.lookup(token)
+        return self._verdict(self.lookup(token), requested, now)
+
+    def cached_verdict(self, token: str, requested: Permission, now: float) -> Verdict | None:
+        """verdict() from memory alone, or None when the token must be read from
+        the store: an event loop calls this and sends only misses to a thread."""
+        self.ensure_fresh()
+        digest = token_digest(token)
+        entry = self._cache.get(digest)
+        if entry is None or now >= entry[1]:
+            if parse_token(token) is not None:
+                return None
+            entry = (None, _NEVER)  # malformed: decided without the store
+        return self._verdict(entry, requested, now)
+
+    @staticmethod
+    def _verdict(entry: tuple[Grant | None, float], requested: Permission, now: float) -> Verdict:
+        grant, valid_until = entry
         decision = decide(grant, requested, now)
         if grant is not None and grant.expire_at is not None and now < grant.expire_at:
             valid_until = min(valid_until, grant.expire_at)
@@ -222,6 +240,8 @@ class AccessIndex:
         self.invalidate()
         if revision is not None:
             self._revision = revision
+        if self.on_written is not None:
+            self.on_written()
 
     def poll_once(self) -> None:
         """Read the store's revision; invalidate on change; keep freshness."""

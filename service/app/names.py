@@ -16,6 +16,11 @@ from service.store.database import Page, Store
 from .access import AccessIndex
 
 
+class NeedsStore(Exception):
+    """A memory-only lookup (on the event loop) needs the store: ask again
+    from a thread."""
+
+
 class NameIndex:
     def __init__(self, store: Store, access: AccessIndex, max_names: int = 10_000) -> None:
         self._store = store
@@ -35,13 +40,15 @@ class NameIndex:
                 self._buckets.clear()
                 self._generation = generation
 
-    def org_id(self, name: str) -> str | None:
-        """The id of the organization named `name`, None if there is none."""
+    def org_id(self, name: str, memory_only: bool = False) -> str | None:
+        """The id of the organization named `name`, None if there is none.
+        memory_only: NeedsStore instead of reading the store."""
         self._current()
         try:
             return self._orgs[name]
         except KeyError:
-            pass
+            if memory_only:
+                raise NeedsStore() from None
         generation = self._generation
         with self._store.read():
             org = self._store.get_org_by_name(name)
@@ -49,14 +56,15 @@ class NameIndex:
         self._keep(self._orgs, name, found, generation)
         return found
 
-    def bucket_id(self, org_id: str, name: str) -> str | None:
+    def bucket_id(self, org_id: str, name: str, memory_only: bool = False) -> str | None:
         """The id of the bucket named `name` in org `org_id`, None if none."""
         self._current()
         key = (org_id, name)
         try:
             return self._buckets[key]
         except KeyError:
-            pass
+            if memory_only:
+                raise NeedsStore() from None
         generation = self._generation
         with self._store.read():
             buckets = self._store.list_buckets(Page("", 1), org_id=org_id, name=name)

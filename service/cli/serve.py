@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import threading
+import tempfile
 
 import structlog
 
@@ -57,7 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--threads",
         type=int,
         default=int(env("AUTHZD_THREADS", d.threads)),
-        help=f"RPC worker threads (default {d.threads})",
+        help=f"threads for admin RPCs; CheckAccess runs on the event loop (default {d.threads})",
     )
     p.add_argument(
         "--max-concurrent-rpcs",
@@ -129,6 +131,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="do not compile every token into memory at start",
     )
     p.add_argument("--reuseport", action="store_true", help=argparse.SUPPRESS)
+    # Set by the supervisor of --workers: where the workers tell each other of
+    # their writes (transport/siblings.py).
+    p.add_argument("--siblings-dir", default="", help=argparse.SUPPRESS)
     p.add_argument(
         "--log-level",
         default=env("AUTHZD_LOG_LEVEL", d.log_level),
@@ -209,7 +214,6 @@ def run(args: argparse.Namespace) -> int:
         otel=args.otel,
     )
     configure_logging(settings.log_level, settings.log_format)
-    log = structlog.get_logger("authzd")
     if not settings.reuseport:  # a --workers child: its supervisor probed for the group
         try:
             probe(settings.listen)
@@ -218,45 +222,35 @@ def run(args: argparse.Namespace) -> int:
             # grpc tries the port (it would log its own line first).
             print(f"error: {exc}", file=sys.stderr)
             return 1
+    try:
+        done = asyncio.run(_serve(settings, args))
+    except _CannotStart as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not done:
+        # The interpreter would wait for them at exit, past the grace period.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    return 0
+
+
+class _CannotStart(Exception):
+    pass
+
+
+async def _serve(settings: Settings, args: argparse.Namespace) -> bool:
+    """Serve gRPC (and the HTTP API, as a task on the same loop) until
+    SIGTERM/SIGINT; whether every handler returned."""
+    log = structlog.get_logger("authzd")
     from service.domain.errors import AuthzdError
-    from service.server import build_server  # imported late: keeps `authzd --help` fast
+    from service.server import AuthzdServer, serve  # imported late: keeps `authzd --help` fast
     from service.store.database import NoDatabase
 
-    http_server = None
     if settings.http_listen != "off":
         # Imported before the server starts, whose start() moves everything
         # imported so far out of the cyclic GC's scans (gc.freeze).
         import service.http.serve  # noqa: F401
-    try:
-        server, port = build_server(settings)
-        server.start()
-    except (ValueError, OSError, AuthzdError, NoDatabase) as exc:
-        log.error("cannot_start", error=str(exc))
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if settings.audit_log == "-" and _console(settings.log_format):
-        server.app.audit.sink = ConsoleAuditSink()
-    if not settings.tls_cert and not _loopback(settings.listen):
-        log.warning(
-            "plaintext_on_network",
-            listen=settings.listen,
-            detail="no TLS: AccessService takes no caller token, so anyone who can reach "
-            "this port may ask about any token, and admin tokens cross the network in "
-            "clear; serve TLS/mTLS (--tls-cert, --tls-key, --tls-client-ca) or restrict "
-            "the network",
-        )
-    if settings.http_listen != "off":
-        from service.http.serve import HttpServer
-
-        http_server = HttpServer(server.app, settings)
-        try:
-            http_port = http_server.start()
-        except (ValueError, OSError) as exc:
-            server.stop(0)
-            log.error("cannot_start", error=str(exc))
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        log.info("serving_http", listen=settings.http_listen, port=http_port)
     if args.metrics_listen:
         from prometheus_client import start_http_server
 
@@ -264,41 +258,59 @@ def run(args: argparse.Namespace) -> int:
         try:
             start_http_server(int(metrics_port), addr=host or "127.0.0.1")
         except (ValueError, OSError) as exc:
-            if http_server is not None:
-                http_server.stop(0)
-            server.stop(0)
-            print(f"error: --metrics-listen {args.metrics_listen}: {exc}", file=sys.stderr)
-            return 1
-    # Before the "serving" line: a SIGTERM sent as soon as it is read stops cleanly.
-    stop = threading.Event()
+            raise _CannotStart(f"--metrics-listen {args.metrics_listen}: {exc}") from exc
+
+    http_port: list[int] = []
+
+    def setup(server: AuthzdServer) -> None:
+        if args.siblings_dir:
+            from service.transport.siblings import Siblings
+
+            Siblings(args.siblings_dir).attach(server)
+        if settings.audit_log == "-" and _console(settings.log_format):
+            server.app.audit.sink = ConsoleAuditSink()
+        if settings.http_listen != "off":
+            from service.http.serve import HttpServer
+
+            http_port.append(HttpServer(server.app, settings).attach(server))
+
+    def serving(server: AuthzdServer) -> None:
+        if not settings.tls_cert and not _loopback(settings.listen):
+            log.warning(
+                "plaintext_on_network",
+                listen=settings.listen,
+                detail="no TLS: AccessService takes no caller token, so anyone who can "
+                "reach this port may ask about any token, and admin tokens cross the "
+                "network in clear; serve TLS/mTLS (--tls-cert, --tls-key, "
+                "--tls-client-ca) or restrict the network",
+            )
+        if http_port:
+            log.info("serving_http", listen=settings.http_listen, port=http_port[0])
+        log.info(
+            "serving",
+            listen=settings.listen,
+            port=server.port,
+            store=settings.database_url and "postgresql" or settings.db,
+            metrics=args.metrics_listen or None,
+        )
+
+    # The loop's signal handlers run on the loop (a wakeup fd), whichever
+    # thread the kernel hands the signal to; set before the "serving" line, so
+    # a SIGTERM sent as soon as it is read stops cleanly.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    store = settings.database_url and "postgresql" or settings.db
-    log.info(
-        "serving",
-        listen=settings.listen,
-        port=port,
-        store=store,
-        metrics=args.metrics_listen or None,
-    )
-    # Python runs signal handlers in the main thread, between bytecodes. The
-    # kernel may hand SIGTERM to any thread (an RPC worker, argon2's, grpc's),
-    # and then nothing wakes a main thread blocked in an untimed wait: the
-    # signal would sit unhandled. Waiting in slices lets the handler run.
-    while not stop.wait(0.1):
-        pass
-    log.info("stopping", grace_seconds=settings.grace_period)
-    if http_server is not None:
-        http_server.stop(settings.grace_period)
-    server.stop(settings.grace_period)
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        server = await serve(settings, stop, setup=setup, serving=serving)
+    except (ValueError, OSError, AuthzdError, NoDatabase) as exc:
+        log.error("cannot_start", error=str(exc))
+        raise _CannotStart(str(exc)) from exc
     if not server.handlers_done(timeout=0.5):
-        # The interpreter would wait for them at exit, past the grace period.
         log.warning("stopped_with_handlers_running")
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        return False
     log.info("stopped")
-    return 0
+    return True
 
 
 def _console(log_format: str) -> bool:
@@ -450,6 +462,9 @@ def supervise(args: argparse.Namespace) -> int:
     from service.store import open_store
 
     open_store(args.db, args.database_url or None).close()
+    # Where the workers tell each other of their writes (transport/siblings.py).
+    siblings = tempfile.mkdtemp(prefix="authzd-workers-")
+    argv += ["--siblings-dir", siblings]
     children = [subprocess.Popen(argv, env=env) for _ in range(args.workers)]
     log.info("workers_started", workers=args.workers, pids=[c.pid for c in children])
 
@@ -460,6 +475,9 @@ def supervise(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, forward)
-    codes = [child.wait() for child in children]
-    lock.close()
+    try:
+        codes = [child.wait() for child in children]
+    finally:
+        shutil.rmtree(siblings, ignore_errors=True)
+        lock.close()
     return max(codes, default=0)

@@ -1,4 +1,4 @@
-"""Running the HTTP API: uvicorn on its own thread and event loop, beside the
+"""Running the HTTP API: uvicorn as a task on authzd's event loop, beside the
 gRPC server, in the same process (one store, one decision index).
 
 The socket is bound here, before the thread starts, so that a taken or
@@ -6,16 +6,20 @@ malformed --http-listen fails `authzd serve` at start like --listen does, and
 port 0 is known at once. With --workers N every worker binds the HTTP port with
 SO_REUSEPORT too (as gRPC does): the kernel spreads connections over them.
 
-This is the one place that starts and stops it; when the gRPC server moves to
-grpc.aio it becomes a task on that loop (`Server(config).serve(sockets=...)`).
+This is the one place that starts and stops it. Its handlers run the
+synchronous use cases in Starlette's thread pool, never on the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 
@@ -53,16 +57,30 @@ def _bind(listen: str, reuseport: bool) -> socket.socket:
     return sock
 
 
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: authzd's loop owns SIGTERM/SIGINT
+    and stops everything it serves together (AuthzdServer.stop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class HttpServer:
-    """`start()` binds and serves; `stop()` lets requests in flight finish."""
+    """The HTTP API. `authzd serve` co-serves it on its event loop: `attach(server)`
+    binds the socket (so a bad --http-listen fails at start and port 0 is known)
+    and adds uvicorn as a task of the AuthzdServer, which stops it with the RPCs
+    (health NOT_SERVING first, requests in flight finish within the grace
+    period). `start()`/`stop()` run it on a loop thread of its own instead, for
+    synchronous callers (tests beside `build_server()`)."""
 
     def __init__(self, app: App, settings: Settings) -> None:
         self.app = app
         self.settings = settings
         self.port = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: _Server | None = None
         self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
 
     def _config(self) -> uvicorn.Config:
         s = self.settings
@@ -73,7 +91,7 @@ class HttpServer:
                 tls.update(ssl_ca_certs=s.tls_client_ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
         return uvicorn.Config(
             create_http_app(self.app),
-            loop="asyncio",
+            loop="none",  # the loop is authzd's
             http="httptools",  # C parser: less GIL time taken from CheckAccess
             lifespan="off",
             log_config=None,
@@ -83,15 +101,41 @@ class HttpServer:
             **tls,  # type: ignore[arg-type]
         )
 
-    def start(self, timeout: float = 10.0) -> int:
+    def attach(self, server: Any) -> int:
+        """Bind and register with `server` (an AuthzdServer, before its start);
+        returns the port."""
         config = self._config()  # TLS files are read here: errors before binding
         config.load()
         self._sock = _bind(self.settings.http_listen, self.settings.reuseport)
         self.port = self._sock.getsockname()[1]
-        server = uvicorn.Server(config)
+        uv = _Server(config)
+        self._server = uv
+        sock = self._sock
+
+        async def run() -> None:
+            try:
+                await uv.serve(sockets=[sock])
+            finally:
+                sock.close()
+
+        server.add_task(run, on_stop=self._stop)
+        return self.port
+
+    def _stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+
+    def start(self, timeout: float = 10.0) -> int:
+        config = self._config()
+        config.load()
+        sock = self._sock = _bind(self.settings.http_listen, self.settings.reuseport)
+        self.port = sock.getsockname()[1]
+        server = _Server(config)
         self._server = server
         self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [self._sock]}, name="authzd-http", daemon=True
+            target=lambda: asyncio.run(server.serve(sockets=[sock])),
+            name="authzd-http",
+            daemon=True,
         )
         self._thread.start()
         deadline = time.monotonic() + timeout
@@ -103,8 +147,7 @@ class HttpServer:
         return self.port
 
     def stop(self, grace: float | None = None) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
+        self._stop()
         if self._thread is not None:
             self._thread.join((grace or 0) + 5)
         if self._sock is not None:

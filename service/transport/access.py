@@ -8,8 +8,10 @@ are logged.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
+from concurrent.futures import Executor
 from typing import Any
 
 import grpc
@@ -55,13 +57,16 @@ def requested_permission(field: str, msg: Any) -> Permission:
 
 
 # A remembered answer: (CheckAccessResponse bytes, the same as one element of
-# BatchCheckAccessResponse.results, index generation, valid until, reason,
-# authorization id to mark as used, (decision, requested) when denied).
-Answer = tuple[bytes, bytes, int, float, Reason, str, "tuple[Decision, Permission] | None"]
+# BatchCheckAccessResponse.results, index generation, valid until, the
+# decision counter of its reason (held, not looked up: hashing an Enum member
+# is a Python call), authorization id to mark as used, (decision, requested)
+# when denied).
+Answer = tuple[bytes, bytes, int, float, Any, str, "tuple[Decision, Permission] | None"]
 
 
 class AccessServicer:
-    """Serves AccessService on raw bytes (registered without (de)serializers).
+    """Serves AccessService on raw bytes (registered without (de)serializers),
+    as coroutines on the event loop that never block on the store.
 
     An answer is a pure function of (token, requested permission) for as long as
     the decision index's generation does not change and the token has not
@@ -77,56 +82,82 @@ class AccessServicer:
         *,
         max_check_bytes: int = MAX_CHECK_BYTES,
         max_batch_bytes: int = MAX_BATCH_BYTES,
+        misses: Executor | None = None,
     ) -> None:
         self.access = access
+        # Where a check that must read the store runs (None: the loop's default).
+        self.misses = misses
         self.max_check_bytes = max_check_bytes
         self.max_batch_bytes = max_batch_bytes
         self.denials = DenialLog()
         self._cache_size = cache_size
         self._answers: dict[tuple[str, int, int, str, str], Answer] = {}
 
-    def answers(self, checks: Any, prefix: bool) -> list[Answer]:
+    def answers(
+        self, checks: Any, prefix: bool, *, memory_only: bool = False
+    ) -> list[Answer] | None:
         """Answer each check: a kept answer when still valid, else a decision.
         Freshness, time and generation are read once for the whole call, and
-        metrics are counted once per reason, not once per check."""
+        metrics are counted once per reason, not once per check. With
+        memory_only, None when some check needs the store (nothing is counted
+        then: the caller asks again from a thread)."""
         access = self.access
         access.ensure_fresh()
         now = access.now()
         generation = access.generation
         kept = self._answers
         out: list[Answer] = []
-        counts = dict.fromkeys(Reason, 0)
         for i, check in enumerate(checks):
             p = check.permission
             r = p.resource
             key = (check.token, p.action, r.type, r.org_id, r.id)
             found = kept.get(key)
             if found is None or found[2] != generation or now >= found[3]:
-                found = self._decide(f"checks[{i}]." if prefix else "", check, key, now)
-            counts[found[4]] += 1
+                found = self._decide(
+                    f"checks[{i}]." if prefix else "", check, key, now, memory_only
+                )
+                if found is None:
+                    return None
+            out.append(found)
+        self._record(out, now)
+        return out
+
+    def _record(self, answers: list[Answer], now: float) -> None:
+        counts: dict[Any, int] = {}
+        access = self.access
+        for found in answers:
+            counts[found[4]] = counts.get(found[4], 0) + 1
             if found[5]:
                 access.note_used(found[5], now)
             if found[6] is not None:
                 self.denials.record(*found[6])
-            out.append(found)
-        for reason, n in counts.items():
-            if n:
-                _COUNTERS[reason].inc(n)
-        return out
+        for counter, n in counts.items():
+            counter.inc(n)
 
     def _decide(
-        self, field: str, check: Any, key: tuple[str, int, int, str, str], now: float
-    ) -> Answer:
+        self,
+        field: str,
+        check: Any,
+        key: tuple[str, int, int, str, str],
+        now: float,
+        memory_only: bool = False,
+    ) -> Answer | None:
         requested = requested_permission(field, check)
         generation = self.access.generation  # before the lookup: a race only retires
-        decision, valid_until, used = self.access.verdict(check.token, requested, now)
+        if memory_only:
+            verdict = self.access.cached_verdict(check.token, requested, now)
+            if verdict is None:
+                return None
+        else:
+            verdict = self.access.verdict(check.token, requested, now)
+        decision, valid_until, used = verdict
         response = _response(decision)
         answer: Answer = (
             response.SerializeToString(),
             access_pb.BatchCheckAccessResponse(results=[response]).SerializeToString(),
             generation,
             valid_until,
-            decision.reason,
+            _COUNTERS[decision.reason],
             used,
             None if decision.allowed else (decision, requested),
         )
@@ -137,18 +168,32 @@ class AccessServicer:
         self._answers[key] = answer
         return answer
 
-    def CheckAccess(self, raw: bytes, context: grpc.ServicerContext) -> bytes | None:
+    async def _answer(self, checks: Any, prefix: bool) -> list[Answer]:
+        """From memory on the event loop; when a token must be read from the
+        store, the whole call is answered in the miss pool instead (the loop
+        never waits on the store)."""
+        found = self.answers(checks, prefix, memory_only=True)
+        if found is None:
+            loop = asyncio.get_running_loop()
+            found = await loop.run_in_executor(self.misses, self.answers, checks, prefix)
+        assert found is not None
+        return found
+
+    async def CheckAccess(self, raw: bytes, context: grpc.aio.ServicerContext) -> bytes | None:
         try:
             if len(raw) > self.max_check_bytes:
                 raise too_large("CheckAccess", len(raw), self.max_check_bytes)
-            return self.answers((_parse(access_pb.CheckAccessRequest, raw),), False)[0][0]
+            request = _parse(access_pb.CheckAccessRequest, raw)
+            return (await self._answer((request,), False))[0][0]
         except AuthzdError as err:
-            _abort(context, "CheckAccess", err)
+            await _abort(context, "CheckAccess", err)
         except STORE_ERRORS:
-            _abort(context, "CheckAccess", StoreUnavailable())
+            await _abort(context, "CheckAccess", StoreUnavailable())
         return None
 
-    def BatchCheckAccess(self, raw: bytes, context: grpc.ServicerContext) -> bytes | None:
+    async def BatchCheckAccess(
+        self, raw: bytes, context: grpc.aio.ServicerContext
+    ) -> bytes | None:
         try:
             if len(raw) > self.max_batch_bytes:
                 raise too_large("BatchCheckAccess", len(raw), self.max_batch_bytes)
@@ -157,11 +202,11 @@ class AccessServicer:
                 raise InvalidArgument("checks", f"at most {MAX_BATCH} checks per batch")
             # Repeated fields concatenate on the wire: the response is the kept
             # one-element encodings, joined.
-            return b"".join(a[1] for a in self.answers(request.checks, True))
+            return b"".join(a[1] for a in await self._answer(request.checks, True))
         except AuthzdError as err:
-            _abort(context, "BatchCheckAccess", err)
+            await _abort(context, "BatchCheckAccess", err)
         except STORE_ERRORS:
-            _abort(context, "BatchCheckAccess", StoreUnavailable())
+            await _abort(context, "BatchCheckAccess", StoreUnavailable())
         return None
 
 
@@ -172,7 +217,7 @@ def _parse(message: Any, raw: bytes) -> Any:
         raise not_a_message() from None
 
 
-def add_to_server(servicer: AccessServicer, server: grpc.Server, tracing: Any = None) -> None:
+def add_to_server(servicer: AccessServicer, server: grpc.aio.Server, tracing: Any = None) -> None:
     """Register AccessService with bytes in and bytes out (see AccessServicer);
     with tracing (service.tracing.Tracing), each call in a sampled span."""
     check, batch = servicer.CheckAccess, servicer.BatchCheckAccess
@@ -241,6 +286,7 @@ def _response(d: Decision) -> access_pb.CheckAccessResponse:
     return resp
 
 
-def _abort(context: grpc.ServicerContext, method: str, err: AuthzdError) -> None:
+async def _abort(context: grpc.aio.ServicerContext, method: str, err: AuthzdError) -> None:
     log.info("rpc", method=method, code=err.code.value, reason=err.reason, message=err.message)
-    context.abort_with_status(to_status(err))
+    status = to_status(err)
+    await context.abort(status.code, status.details, status.trailing_metadata)

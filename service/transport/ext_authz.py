@@ -12,8 +12,10 @@ in `authzd_decisions_total{source="ext_authz"}`.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +38,7 @@ from service.app.ext_rules import (
     render,
     split_path,
 )
-from service.app.names import NameIndex
+from service.app.names import NameIndex, NeedsStore
 from service.domain.decision import Decision, Reason, usable_reason
 from service.domain.errors import AuthzdError, InvalidArgument, StoreUnavailable
 from service.domain.permissions import Permission, format_permission
@@ -142,7 +144,9 @@ class ExtAuthz:
             self._templates[text] = template
         return template
 
-    def required(self, request: Request, extensions: dict[str, str]) -> str | Permission:
+    def required(
+        self, request: Request, extensions: dict[str, str], memory_only: bool = False
+    ) -> str | Permission:
         """The permission the request needs, or ALLOW / NO_RULE / DENY_RULE /
         UNKNOWN_NAME / INVALID_PERMISSION."""
         text = extensions.get(CONTEXT_KEY)
@@ -163,7 +167,14 @@ class ExtAuthz:
             assert isinstance(rule.outcome, Template)
             template = rule.outcome
         try:
-            return render(template, captures, request, self.names.org_id, self.names.bucket_id)
+            names = self.names
+            return render(
+                template,
+                captures,
+                request,
+                lambda name: names.org_id(name, memory_only),
+                lambda org_id, name: names.bucket_id(org_id, name, memory_only),
+            )
         except UnknownName:
             return UNKNOWN_NAME
         except InvalidArgument:
@@ -171,22 +182,34 @@ class ExtAuthz:
 
     # -- decision ----------------------------------------------------------
 
-    def decide(self, request: Request, extensions: dict[str, str]) -> Outcome:
+    def decide(
+        self, request: Request, extensions: dict[str, str], memory_only: bool = False
+    ) -> Outcome:
+        """The outcome; with memory_only (on the event loop), NeedsStore before
+        any side effect when a token or name must be read from the store."""
         access = self.access
         access.ensure_fresh()
-        needed = self.required(request, extensions)
+        needed = self.required(request, extensions, memory_only)
         if needed == ALLOW:
             return Outcome(True, ALLOW)
         token = token_from_header(request.headers.get("authorization"))
         now = access.now()
         if isinstance(needed, Permission):
-            decision, _, used = access.verdict(token or "", needed, now)
+            if memory_only:
+                verdict = access.cached_verdict(token or "", needed, now)
+                if verdict is None:
+                    raise NeedsStore()
+            else:
+                verdict = access.verdict(token or "", needed, now)
+            decision, _, used = verdict
             access.note_used(used, now)
             if not decision.allowed:
                 self.denials.record(decision, needed)
             return Outcome(decision.allowed, decision.reason.name, decision,
                            format_permission(needed))
         # No permission to decide on: still say 401 for a token that is unusable.
+        if memory_only and token:
+            raise NeedsStore()  # a denial: not worth a memory-only path of its own
         grant = access.grant(token) if token else None
         unusable = usable_reason(grant, now)
         reason = unusable.name if unusable is not None else needed
@@ -195,10 +218,11 @@ class ExtAuthz:
         self.denials.record(decision, f"{needed} {request.method} {request.path}")
         return Outcome(False, reason, decision)
 
-    def check(self, raw: bytes) -> tuple[bytes, Outcome]:
+    def check(self, raw: bytes, memory_only: bool = False) -> tuple[bytes, Outcome]:
         """CheckRequest bytes -> CheckResponse bytes. Raises AuthzdError for a
         request too large or not a CheckRequest, StoreUnavailable (or a store
-        error) when no decision can be made."""
+        error) when no decision can be made; with memory_only, NeedsStore when
+        the store must be read (nothing has been counted or logged then)."""
         if len(raw) > self.max_bytes:
             raise too_large("Check", len(raw), self.max_bytes)
         try:
@@ -206,7 +230,7 @@ class ExtAuthz:
         except DecodeError:
             raise not_a_message() from None
         request, extensions = request_of(check)
-        outcome = self.decide(request, extensions)
+        outcome = self.decide(request, extensions, memory_only)
         _COUNTERS[outcome.reason if outcome.reason != ALLOW else ALLOW_RULE].inc()
         return self.response(outcome).SerializeToString(), outcome
 
@@ -249,22 +273,29 @@ class ExtAuthz:
         return resp
 
 
-def handler(ext: ExtAuthz, tracing: Any = None) -> Callable[[bytes, grpc.ServicerContext],
-                                                             bytes | None]:
-    """The grpc handler: bytes in, bytes out; errors become statuses (never OK).
-    With tracing (service.tracing.Tracing), each call in a sampled span."""
+def handler(
+    ext: ExtAuthz, misses: Executor | None = None, tracing: Any = None
+) -> Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes | None]]:
+    """The grpc handler, a coroutine on the event loop like CheckAccess: bytes in,
+    bytes out, answered from memory; a Check that must read the store (a token
+    or name not in memory) is answered in the `misses` pool instead. Errors
+    become statuses (never OK). With tracing, each call in a sampled span."""
 
-    def Check(raw: bytes, context: grpc.ServicerContext) -> bytes | None:
+    async def Check(raw: bytes, context: grpc.aio.ServicerContext) -> bytes | None:
         try:
-            body, outcome = ext.check(raw)
+            try:
+                body, outcome = ext.check(raw, memory_only=True)
+            except NeedsStore:
+                loop = asyncio.get_running_loop()
+                body, outcome = await loop.run_in_executor(misses, ext.check, raw)
             if tracing is not None:
                 annotate_current(reason=outcome.reason,
                                  authorization_id=outcome.authorization_id)
             return body
         except AuthzdError as err:
-            _abort(context, "ext_authz.Check", err)
+            await _abort(context, "ext_authz.Check", err)
         except STORE_ERRORS:
-            _abort(context, "ext_authz.Check", StoreUnavailable())
+            await _abort(context, "ext_authz.Check", StoreUnavailable())
         return None
 
     if tracing is not None:
@@ -284,7 +315,7 @@ def _trace_headers(raw: bytes) -> dict[str, str]:
     return {k: headers[k] for k in ("traceparent", "tracestate") if k in headers}
 
 
-def add_to_server(check: Callable[..., Any], server: grpc.Server) -> None:
+def add_to_server(check: Callable[..., Any], server: grpc.aio.Server) -> None:
     """Register Authorization/Check on raw bytes, like AccessService."""
     handlers: dict[str, grpc.RpcMethodHandler] = {
         "Check": grpc.unary_unary_rpc_method_handler(check)

@@ -12,7 +12,8 @@ compared before parsing, so an oversized request costs a length check.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping
+import inspect
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import grpc
@@ -64,7 +65,7 @@ def parser(message_cls: Any, method: str, max_bytes: int) -> Callable[[bytes], A
 
 
 def add_service(
-    server: grpc.Server,
+    server: grpc.aio.Server,
     service: ServiceDescriptor,
     handlers: Mapping[str, Handler],
     max_request_bytes: int,
@@ -96,34 +97,57 @@ def add_service(
 
 
 def checked(servicer: Any, service: ServiceDescriptor) -> dict[str, Handler]:
-    """The methods of a servicer we do not wrap with `rpc()` (grpc's health and
-    reflection servicers), answering a Rejected request with its status."""
+    """The methods of an asyncio servicer we do not wrap with `rpc()` (grpc's
+    health and reflection servicers), answering a Rejected request with its
+    status."""
 
-    # functools.wraps keeps grpc's experimental_non_blocking attributes (health's
-    # Watch answers through a callback instead of holding a worker thread).
     def unary(behaviour: Handler) -> Handler:
         @functools.wraps(behaviour)
-        def handle(request: Any, context: grpc.ServicerContext, *rest: Any) -> Any:
+        async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
             if isinstance(request, Rejected):
-                context.abort_with_status(to_status(request.error))
-            return behaviour(request, context, *rest)
+                await _abort(context, request.error)
+            return await behaviour(request, context)
+
+        return handle
+
+    def unary_stream(behaviour: Handler) -> Handler:
+        if not inspect.isasyncgenfunction(behaviour):
+            return unary(behaviour)  # writes through context.write (health's Watch)
+
+        @functools.wraps(behaviour)
+        async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            if isinstance(request, Rejected):
+                await _abort(context, request.error)
+            async for response in behaviour(request, context):
+                yield response
 
         return handle
 
     def streaming(behaviour: Handler) -> Handler:
         @functools.wraps(behaviour)
-        def handle(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-            def each() -> Iterator[Any]:
-                for request in requests:
+        async def handle(
+            requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
+        ) -> AsyncIterator[Any]:
+            async def each() -> AsyncIterator[Any]:
+                async for request in requests:
                     if isinstance(request, Rejected):
-                        context.abort_with_status(to_status(request.error))
+                        await _abort(context, request.error)
                     yield request
 
-            return behaviour(each(), context)
+            async for response in behaviour(each(), context):
+                yield response
 
         return handle
 
-    return {
-        m.name: (streaming if m.client_streaming else unary)(getattr(servicer, m.name))
-        for m in service.methods
-    }
+    def wrap(method: Any) -> Handler:
+        behaviour = getattr(servicer, method.name)
+        if method.client_streaming:
+            return streaming(behaviour)
+        return unary_stream(behaviour) if method.server_streaming else unary(behaviour)
+
+    return {m.name: wrap(m) for m in service.methods}
+
+
+async def _abort(context: grpc.aio.ServicerContext, error: AuthzdError) -> None:
+    status = to_status(error)
+    await context.abort(status.code, status.details, status.trailing_metadata)
