@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -34,8 +32,8 @@ from google.protobuf import field_mask_pb2
 
 from service.server import create_server
 from service.settings import Settings
-from tests.conftest import FAST_HASHER, Admin, Client, Running, md, sqlite_only
-from tests.e2e.serve_process import ServeProcess, free_port
+from tests.conftest import FAST_HASHER, Admin, Running, md, sqlite_only
+from tests.e2e.serve_process import ServeProcess
 
 CHECKERS = 32
 TOKENS = 40
@@ -247,29 +245,14 @@ def test_a_revocation_through_one_worker_holds_on_its_sibling_at_once(tmp_path: 
 def test_workers_2_revocations_hold_on_every_connection(tmp_path: Path) -> None:
     """`--workers 2`: connections land on either worker (SO_REUSEPORT); a
     revocation through one connection holds on all of them at once."""
-    port = free_port()
-    target = f"127.0.0.1:{port}"
-    with open(tmp_path / "serve.log", "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--workers", "2", "--db",
-             str(tmp_path / "a.db"), "--listen", target, "--log-level", "warning",
-             "--poll-interval", "60", "--stale-after", "120"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
-    clients: list[Client] = []
+    server = ServeProcess(tmp_path / "a.db", tmp_path / "serve.log", "--workers", "2",
+                          "--poll-interval", "60", "--stale-after", "120")
+    server.start()
+    setup = server.client()
     channels: list[grpc.Channel] = []
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                setup = Client.connect(target)
-                clients.append(setup)
-                r = setup.setup.Setup(setup_service_pb2.SetupRequest(
-                    username="admin", password="admin-password-1", org="acme", bucket="b"),
-                    timeout=2)
-                break
-            except grpc.RpcError:
-                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-                time.sleep(0.2)
+        r = setup.setup.Setup(setup_service_pb2.SetupRequest(
+            username="admin", password="admin-password-1", org="acme", bucket="b"))
         token = setup.auths.CreateAuthorization(auth_pb.CreateAuthorizationRequest(
             org_id=r.organization.id, permissions=[_org_read(r.organization.id)]),
             metadata=md(r.token))
@@ -277,7 +260,8 @@ def test_workers_2_revocations_hold_on_every_connection(tmp_path: Path) -> None:
             token=token.token, permission=_org_read(r.organization.id))
         # Channels of their own subchannel pool are connections of their own
         # (channels otherwise share one); 9 land on one worker 1 time in 256.
-        channels = [grpc.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+        channels = [grpc.insecure_channel(server.target,
+                                          options=[("grpc.use_local_subchannel_pool", 1)])
                     for _ in range(8)]
         stubs = [setup.access] + [access_service_pb2_grpc.AccessServiceStub(c) for c in channels]
         for stub in stubs:
@@ -291,7 +275,6 @@ def test_workers_2_revocations_hold_on_every_connection(tmp_path: Path) -> None:
     finally:
         for channel in channels:
             channel.close()
-        for c in clients:
-            c.channel.close()
-        proc.terminate()
-        assert proc.wait(30) == 0
+        setup.channel.close()
+        server.terminate()
+        assert server.wait(30) == 0, server.tail()
