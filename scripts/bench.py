@@ -984,13 +984,11 @@ H2_PATH = "/authzd.v1.AccessService/CheckAccess"
 
 
 def decisions(metrics_port: int) -> dict[str, float]:
-    """authzd_decisions_total by reason, from the server's /metrics."""
+    """CheckAccess's authzd_decisions_total by reason, from the server's /metrics."""
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
         text = r.read().decode()
-    return {
-        m.group(1): float(m.group(2))
-        for m in re.finditer(r'^authzd_decisions_total\{reason="(\w+)"\} (\S+)$', text, re.M)
-    }
+    pattern = r'^authzd_decisions_total\{reason="(\w+)",source="CheckAccess"\} (\S+)$'
+    return {m.group(1): float(m.group(2)) for m in re.finditer(pattern, text, re.M)}
 
 
 def _admin_latencies(server: Proc, fx: Fixture, until: threading.Event) -> list[float]:
