@@ -16,10 +16,11 @@ decision reason, authorization id; never a token.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 import grpc
@@ -136,6 +137,38 @@ class Tracing:
                     finish(current, context, response, failed)
 
         return traced
+
+
+class HttpSpans:
+    """Spans of the HTTP API's requests (service/http/app.py): one SERVER span per
+    request, named `<METHOD> <route>`, the child of the request's W3C
+    `traceparent`; recorded like the admin RPCs (parent-based, always on)."""
+
+    def __init__(self, tracing: Tracing) -> None:
+        self._tracing = tracing
+
+    @contextlib.contextmanager
+    def span(self, method: str, route: str, headers: Mapping[str, str]) -> Iterator[Any]:
+        t = self._tracing
+        carrier = {k: headers[k] for k in ("traceparent", "tracestate") if k in headers}
+        parent = t._propagator.extract(carrier) if carrier else None
+        with t.admin.start_as_current_span(
+            f"{method} {route}", context=parent, kind=t._server,
+            attributes={"http.request.method": method, "http.route": route},
+            record_exception=False, set_status_on_exception=False,
+        ) as span:
+            yield span
+
+    def finish(self, span: Any, status: int, reason: str, authorization_id: str) -> None:
+        if not span.is_recording():
+            return
+        span.set_attribute("http.response.status_code", status)
+        if reason:
+            span.set_attribute(REASON, reason)
+        if authorization_id:
+            span.set_attribute(AUTHORIZATION_ID, authorization_id)
+        if status >= 500:
+            span.set_status(self._tracing._trace.Status(self._tracing._trace.StatusCode.ERROR))
 
 
 def _code(context: Any, failed: bool) -> grpc.StatusCode:

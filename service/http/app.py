@@ -35,6 +35,7 @@ from service.domain.errors import (
     Unauthenticated,
 )
 from service.store.database import STORE_ERRORS
+from service.tracing import HttpSpans
 
 from . import shapes
 from .call import COOKIE, SAFE_METHODS, VERSION, Call, Endpoint, Json
@@ -71,6 +72,20 @@ def _error_body(status: int, code: str, message: str) -> tuple[int, Json]:
 
 
 def _dispatch(app: App, ep: Endpoint, call: Call, request_id: str, peer: str) -> Response:
+    """One request, in a span when tracing is on (its log line then has the
+    trace id)."""
+    if app.tracing is None:
+        return _handle(app, ep, call, request_id, peer)
+    spans = HttpSpans(app.tracing)
+    with spans.span(ep.method, ep.path, call.headers) as span:
+        response = _handle(app, ep, call, request_id, peer)
+        caller = call.caller.authorization_id if call.caller is not None else ""
+        spans.finish(span, response.status_code, response.headers.get("x-authzd-reason", ""),
+                     caller)
+        return response
+
+
+def _handle(app: App, ep: Endpoint, call: Call, request_id: str, peer: str) -> Response:
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(
         request_id=request_id, method=f"{ep.method} {ep.path}", peer=peer
