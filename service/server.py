@@ -414,6 +414,7 @@ async def create_server(
     )
     access_servicer = AccessServicer(
         app.access,
+        cache_size=settings.answer_cache_size,
         max_check_bytes=settings.max_check_request_bytes,
         max_batch_bytes=settings.max_batch_request_bytes,
         misses=misses,

@@ -1,64 +1,296 @@
-"""Effective server configuration: flags > environment (AUTHZD_*) > defaults."""
+"""Effective server configuration: flags > environment (AUTHZD_*) > defaults.
+
+Each setting is declared once, below, as a field of `Settings` with its
+default and a `setting(...)` entry saying its flag, environment variable, help
+text and whether it is a secret. Everything else derives from that table:
+`authzd serve`'s argparse flags (`add_arguments`), reading the environment,
+`Settings` from parsed flags (`from_args`), the flags a `--workers` supervisor
+hands its workers (`worker_argv`), GetConfig's redacted view (`redacted`), and
+the README's configuration table (`markdown_table`; a test keeps it current).
+"""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse, urlunparse
+
+# How a setting appears on the command line:
+VALUE = "value"  # --flag VALUE
+SWITCH = "switch"  # --flag turns a False default on (env: 1/true/yes/on)
+NEGATED = "negated"  # --no-<name> turns a True default off
+ON_OFF = "on-off"  # --flag on|off for a bool
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    flag: str | None = "",
+    env: bool = True,
+    kind: str = VALUE,
+    metavar: str | None = None,
+    choices: Sequence[str] | None = None,
+    secret: bool = False,
+    hidden: bool = False,
+    shown_default: str | None = None,
+) -> Any:
+    """A Settings field and everything said about it. flag "" means --<name>;
+    None means no flag (settable only by embedding code)."""
+    return dataclasses.field(
+        default=default,
+        metadata={
+            "help": help, "flag": flag, "env": env, "kind": kind, "metavar": metavar,
+            "choices": tuple(choices) if choices else None, "secret": secret,
+            "hidden": hidden, "shown_default": shown_default,
+        },
+    )
 
 
 @dataclass(frozen=True)
 class Settings:
-    db: str = "authzd.db"
-    database_url: str = ""
-    listen: str = "127.0.0.1:50051"
-    # The InfluxDB-compatible HTTP API (service/http); "off" disables it.
-    http_listen: str = "127.0.0.1:8086"
-    workers: int = 1
-    threads: int = 16
-    # RPCs in progress at once (queued for a worker thread included); the excess
-    # is refused with RESOURCE_EXHAUSTED by grpc.
-    max_concurrent_rpcs: int = 256
+    db: str = setting("authzd.db", "SQLite database file (WAL, synchronous=FULL)",
+                      metavar="PATH")
+    database_url: str = setting(
+        "", "postgresql://user:pw@host:port/db instead of SQLite (the password is a "
+        "secret: redacted in GetConfig, handed to workers through the environment)",
+        metavar="URL", secret=True, shown_default="—")
+    listen: str = setting("127.0.0.1:50051", "where to serve gRPC", metavar="HOST:PORT")
+    http_listen: str = setting(
+        "127.0.0.1:8086", "where to serve the InfluxDB-compatible HTTP API and the web "
+        "console, with the same TLS flags as gRPC; off for nowhere", metavar="HOST:PORT")
+    workers: int = setting(
+        1, "server processes sharing the ports (SO_REUSEPORT); needs fixed ports. A port "
+        "another authzd (group) already serves is refused", metavar="N")
+    threads: int = setting(
+        16, "threads for admin RPCs (store writes, password hashing); CheckAccess runs on "
+        "the event loop", metavar="N")
+    max_concurrent_rpcs: int = setting(
+        256, "RPCs in progress or queued at once; more are refused with RESOURCE_EXHAUSTED",
+        metavar="N")
     # Largest request accepted, in serialized bytes (RESOURCE_EXHAUSTED with
-    # ErrorInfo LIMIT_EXCEEDED above it): CheckAccess, BatchCheckAccess (sized for
-    # 10,000 checks), every other RPC.
-    max_check_request_bytes: int = 64 * 1024
-    max_batch_request_bytes: int = 4 * 1024 * 1024
-    max_admin_request_bytes: int = 1024 * 1024
-    session_ttl_minutes: int = 60
-    cache_size: int = 200_000
-    poll_interval: float = 0.25
-    stale_after: float = 5.0
-    pool_size: int = 32
-    log_level: str = "info"
-    log_format: str = "auto"
-    # Where audit events go: a file (appended), "-" for stderr, "off" for nowhere.
-    audit_log: str = "-"
-    grace_period: float = 5.0
-    preload: bool = True
-    tls_cert: str = ""
-    tls_key: str = ""
-    tls_client_ca: str = ""
-    reuseport: bool = False
+    # ErrorInfo LIMIT_EXCEEDED above it).
+    max_check_request_bytes: int = setting(
+        64 * 1024, "largest CheckAccess request, bytes", metavar="N")
+    max_batch_request_bytes: int = setting(
+        4 * 1024 * 1024, "largest BatchCheckAccess request, bytes (sized for 10,000 checks)",
+        metavar="N")
+    max_admin_request_bytes: int = setting(
+        1024 * 1024, "largest request of every other RPC and of the HTTP API, bytes",
+        metavar="N")
+    session_ttl_minutes: int = setting(60, "lifetime of sign-in sessions", metavar="N")
+    cache_size: int = setting(
+        200_000, "tokens kept compiled in memory (all of them are compiled at start unless "
+        "--no-preload)", metavar="N")
+    answer_cache_size: int = setting(
+        100_000, "CheckAccess answers kept serialized (token × permission)", metavar="N")
+    poll_interval: float = setting(
+        0.25, "seconds between reads of the store's change signal; bounds how late another "
+        "process's write is seen", metavar="S")
+    stale_after: float = setting(
+        5.0, "fail closed (UNAVAILABLE) when the store has been unreadable this many seconds",
+        metavar="S")
+    pool_size: int = setting(32, "PostgreSQL connections per process", metavar="N")
+    log_level: str = setting("info", "debug, info, warning or error", metavar="LEVEL",
+                             choices=("debug", "info", "warning", "error"))
+    log_format: str = setting(
+        "auto", "json, console, or auto: JSON lines unless stderr is a terminal",
+        metavar="FORMAT", choices=("auto", "json", "console"))
+    audit_log: str = setting(
+        "-", "audit events as JSON lines: a file appended to, - for stderr, off for none (on "
+        "a terminal, stderr's events are rendered like the log lines)", metavar="PATH")
+    grace_period: float = setting(
+        5.0, "on SIGTERM/SIGINT, seconds in-flight RPCs get to finish before they are "
+        "cancelled", metavar="S")
+    preload: bool = setting(
+        True, "do not compile every token into memory at start", kind=NEGATED, env=False)
+    tls_cert: str = setting("", "PEM certificate chain: serve TLS (with --tls-key)",
+                            metavar="PATH", shown_default="—")
+    tls_key: str = setting("", "PEM private key", metavar="PATH", shown_default="—")
+    tls_client_ca: str = setting(
+        "", "PEM CA bundle: require client certificates signed by it (mTLS)",
+        metavar="PATH", shown_default="—")
+    metrics_listen: str = setting(
+        "", "serve Prometheus metrics (authzd_decisions_total{reason,source}) over HTTP here; "
+        "one worker only", metavar="HOST:PORT", shown_default="off")
     # Envoy ext_authz (envoy.service.auth.v3.Authorization) on the same port; the
-    # rules file maps HTTP requests to permissions (service/app/ext_rules.py);
-    # optionally strip the client's authorization header before the upstream.
-    ext_authz: bool = True
-    ext_authz_rules: str = ""
-    ext_authz_remove_authorization: bool = False
-    # OpenTelemetry traces (needs the `otel` extra); also on when the environment
-    # sets OTEL_TRACES_EXPORTER.
-    otel: bool = False
+    # rules file maps HTTP requests to permissions (service/app/ext_rules.py).
+    ext_authz: bool = setting(
+        True, "serve Envoy's ext_authz v3 Authorization/Check on the gRPC port (see Behind "
+        "Envoy)", kind=ON_OFF)
+    ext_authz_rules: str = setting(
+        "", "rules mapping HTTP method and path to the permission needed (see Behind "
+        "Envoy); without it only routes with the authzd_permission context extension are "
+        "allowed", metavar="PATH", shown_default="—")
+    ext_authz_remove_authorization: bool = setting(
+        False, "remove the authorization header from requests ext_authz allows", kind=SWITCH)
+    otel: bool = setting(
+        False, "OpenTelemetry traces, configured by the OTEL_* environment variables (needs "
+        "authzd[otel]; also on when OTEL_TRACES_EXPORTER is set; see Tracing)", kind=SWITCH)
+    # Set by a --workers supervisor for its workers, never by people.
+    reuseport: bool = setting(False, "share the port with sibling workers", kind=SWITCH,
+                              env=False, hidden=True)
+    siblings_dir: str = setting("", "where the workers tell each other of their writes",
+                                env=False, hidden=True)
 
     def redacted(self) -> dict[str, str]:
         """Every setting as text, with secrets (URL passwords) replaced by ***."""
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name == "database_url" and value:
+            if f.metadata["secret"] and value:
                 value = redact_url(value)
             out[f.name] = str(value)
         return out
+
+
+def flag_of(f: dataclasses.Field[Any]) -> str | None:
+    flag = f.metadata["flag"]
+    if flag is None:
+        return None
+    if flag:
+        return str(flag)
+    name = f.name.replace("_", "-")
+    return f"--no-{name}" if f.metadata["kind"] == NEGATED else f"--{name}"
+
+
+def env_of(f: dataclasses.Field[Any]) -> str | None:
+    return f"AUTHZD_{f.name.upper()}" if f.metadata["env"] else None
+
+
+def env_name(name: str) -> str:
+    """The environment variable of the setting `name` (recovery, backup)."""
+    found = env_of(FIELDS[name])
+    assert found is not None, name
+    return found
+
+
+FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Settings)}
+_TRUE = ("1", "true", "yes", "on")
+
+
+def _from_env(f: dataclasses.Field[Any], environ: Mapping[str, str]) -> Any:
+    """The default of a flag: the environment's value, else the field's."""
+    name = env_of(f)
+    text = environ.get(name) if name else None
+    kind = f.metadata["kind"]
+    if text is None:
+        if kind == ON_OFF:
+            return "on" if f.default else "off"
+        return f.default
+    if kind == SWITCH:
+        return text.strip().lower() in _TRUE
+    if kind == ON_OFF:
+        return text
+    converter: Any = type(f.default)
+    try:
+        return converter(text)
+    except ValueError:
+        raise SystemExit(f"error: {name}={text!r} is not a valid {converter.__name__}") from None
+
+
+def add_arguments(p: argparse.ArgumentParser, environ: Mapping[str, str] | None = None) -> None:
+    """`authzd serve`'s flags, one per setting."""
+    environ = os.environ if environ is None else environ
+    for f in dataclasses.fields(Settings):
+        flag = flag_of(f)
+        if flag is None:
+            continue
+        m = f.metadata
+        env = env_of(f)
+        text = m["help"] if not env else f"{m['help']} (env {env})"
+        help_text = argparse.SUPPRESS if m["hidden"] else text
+        kind = m["kind"]
+        if kind == SWITCH:
+            p.add_argument(flag, dest=f.name, action="store_true",
+                           default=_from_env(f, environ), help=help_text)
+        elif kind == NEGATED:
+            p.add_argument(flag, dest=f.name, action="store_false", help=help_text)
+        elif kind == ON_OFF:
+            p.add_argument(flag, dest=f.name, choices=["on", "off"],
+                           default=_from_env(f, environ), help=f"{help_text} (default "
+                           f"{'on' if f.default else 'off'})" if not m["hidden"] else help_text)
+        else:
+            shown = "" if m["hidden"] else f" (default {f.default})" if f.default != "" else ""
+            p.add_argument(
+                flag, dest=f.name, type=type(f.default), default=_from_env(f, environ),
+                metavar=m["metavar"], choices=m["choices"],
+                help=help_text if m["hidden"] else help_text + shown,
+            )
+
+
+def from_args(args: argparse.Namespace) -> Settings:
+    """Settings from parsed `add_arguments` flags."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        if not hasattr(args, f.name):
+            continue
+        value = getattr(args, f.name)
+        if f.metadata["kind"] == ON_OFF:
+            value = value == "on"
+        values[f.name] = value
+    return Settings(**values)
+
+
+def worker_argv(settings: Settings) -> tuple[list[str], dict[str, str]]:
+    """The flags (and environment) a `--workers` supervisor gives each worker to
+    run with exactly `settings`: every flag, so that nothing is left to the
+    environment the worker inherits; secrets go through the environment, not
+    the command line."""
+    argv: list[str] = []
+    env: dict[str, str] = {}
+    for f in dataclasses.fields(Settings):
+        flag = flag_of(f)
+        if flag is None:
+            continue
+        value = getattr(settings, f.name)
+        kind = f.metadata["kind"]
+        if f.metadata["secret"]:
+            env[env_name(f.name)] = str(value)
+        elif kind == SWITCH:
+            argv += [flag] if value else []
+        elif kind == NEGATED:
+            argv += [] if value else [flag]
+        elif kind == ON_OFF:
+            argv += [flag, "on" if value else "off"]
+        else:
+            argv += [flag, str(value)]
+    return argv, env
+
+
+def markdown_table() -> str:
+    """README's table of `authzd serve` flags (a test keeps the README current)."""
+    rows = ["| flag | default | meaning |", "|---|---|---|"]
+    for f in dataclasses.fields(Settings):
+        flag = flag_of(f)
+        m = f.metadata
+        if flag is None or m["hidden"]:
+            continue
+        env = env_of(f)
+        if m["kind"] == ON_OFF:
+            shown_flag = f"`{flag} on\\|off`"
+        elif m["kind"] in (SWITCH, NEGATED):
+            shown_flag = f"`{flag}`"
+        else:
+            shown_flag = f"`{flag} {m['metavar'] or 'VALUE'}`"
+        if env:
+            shown_flag += f" (`{env}`)"
+        if m["shown_default"] is not None:
+            default = m["shown_default"]
+        elif m["kind"] == ON_OFF:
+            default = "`on`" if f.default else "`off`"
+        elif m["kind"] == NEGATED or m["kind"] == SWITCH:
+            default = "off"
+        else:
+            default = f"`{f.default}`"
+        meaning = m["help"].replace("|", "\\|")
+        rows.append(f"| {shown_flag} | {default} | {meaning} |")
+    rows.append("| `--version` | | print the version and exit |")
+    return "\n".join(rows) + "\n"
 
 
 _SECRET_PARAMS = {"password", "sslpassword"}

@@ -42,14 +42,14 @@ def add_parser(sub: Sub, common: argparse.ArgumentParser) -> None:
 def _source(args: argparse.Namespace) -> tuple[str, str]:
     """(db path, database url): a flag beats the environment; the URL beats the path
     only when neither flag was given (as for `authzd serve`)."""
-    from service.settings import Settings
+    from service.settings import Settings, env_name
 
     if args.db:
         return args.db, ""
     if args.database_url:
         return "", args.database_url
-    url = os.environ.get("AUTHZD_DATABASE_URL", "")
-    return ("", url) if url else (os.environ.get("AUTHZD_DB") or Settings().db, "")
+    url = os.environ.get(env_name("database_url"), "")
+    return ("", url) if url else (os.environ.get(env_name("db")) or Settings().db, "")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -116,11 +116,11 @@ class _Opened:
 
     def __init__(self, args: argparse.Namespace) -> None:
         from service.domain.errors import StoreUnavailable
-        from service.settings import Settings, redact_url
+        from service.settings import Settings, env_name, redact_url
         from service.store.database import NoDatabase, open_store
 
-        path = getattr(args, "db", None) or os.environ.get("AUTHZD_DB") or Settings().db
-        url = getattr(args, "database_url", None) or os.environ.get("AUTHZD_DATABASE_URL", "")
+        path = getattr(args, "db", None) or os.environ.get(env_name("db")) or Settings().db
+        url = getattr(args, "database_url", None) or os.environ.get(env_name("database_url"), "")
         where = redact_url(url) if url else path
         if not url:
             _check_sqlite_file(path)

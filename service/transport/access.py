@@ -24,6 +24,7 @@ from service.app.access import AccessIndex
 from service.domain.decision import Decision, Reason
 from service.domain.errors import AuthzdError, InvalidArgument, StoreUnavailable
 from service.domain.permissions import Permission, check_permission, format_permission
+from service.settings import Settings
 from service.store.database import STORE_ERRORS
 
 from .convert import permission_from_proto, permission_to_proto
@@ -36,8 +37,8 @@ MAX_BATCH = 10_000
 # Largest requests, in serialized bytes. A legitimate check is ~105 bytes (a
 # 53-character token, two 16-character ids); the batch limit leaves ~400 bytes
 # for each of MAX_BATCH checks.
-MAX_CHECK_BYTES = 64 * 1024
-MAX_BATCH_BYTES = 4 * 1024 * 1024
+MAX_CHECK_BYTES: int = Settings.max_check_request_bytes  # the defaults: settings.py's
+MAX_BATCH_BYTES: int = Settings.max_batch_request_bytes
 
 DECISIONS = Counter(
     "authzd_decisions_total",
