@@ -315,6 +315,3 @@ class AccessIndex:
                 next_flush = self._clock.time() + self._last_used_interval
                 self.housekeeping()
 
-    @property
-    def cache_len(self) -> int:
-        return len(self._cache)

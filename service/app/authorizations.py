@@ -16,6 +16,8 @@ from service.domain.permissions import (
     check_permission,
 )
 from service.domain.presets import (
+    PRESET_ALL_ACCESS,
+    PRESET_OPERATOR,
     all_access_permissions,
     operator_permissions,
 )
@@ -29,8 +31,6 @@ from .validate import check_description, collect_page, page_request, update_path
 
 AUTHS = ResourceType.AUTHORIZATIONS
 MAX_PERMISSIONS = 1000
-PRESET_OPERATOR = 1
-PRESET_ALL_ACCESS = 2
 
 
 def build(

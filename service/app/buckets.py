@@ -98,14 +98,15 @@ def update(
     # retention_rules is updatable only where the transport has it (HTTP).
     extra = {} if retention_rules is None else {"retention_rules": True}
     chosen = update_paths(paths, name=bool(name), description=bool(description), **extra)
+    new_name = check_name("bucket.name", name) if "name" in chosen else None
+    if "description" in chosen:
+        check_description("bucket.description", description)
     with app.write():
         bucket = _visible(app, caller, bucket_id, Action.WRITE)
-        if "name" in chosen:
-            bucket = dataclasses.replace(bucket, name=check_name("bucket.name", name))
+        if new_name is not None:
+            bucket = dataclasses.replace(bucket, name=new_name)
         if "description" in chosen:
-            bucket = dataclasses.replace(
-                bucket, description=check_description("bucket.description", description)
-            )
+            bucket = dataclasses.replace(bucket, description=description)
         if "retention_rules" in chosen:
             bucket = dataclasses.replace(bucket, retention_rules=tuple(retention_rules or ()))
         return app.store.update_bucket(dataclasses.replace(bucket, update_time=app.clock.now()))

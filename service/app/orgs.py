@@ -68,14 +68,16 @@ def update(
 ) -> Organization:
     check_id("organization.id", org_id)  # name the request's field, not GetOrganization's
     chosen = update_paths(paths, name=bool(name), description=bool(description))
+    # Input checks first, outside the transaction (as every other use case does).
+    new_name = check_name("organization.name", name) if "name" in chosen else None
+    if "description" in chosen:
+        check_description("organization.description", description)
     with app.write():
         org = _visible(app, caller, org_id, Action.WRITE)
-        if "name" in chosen:
-            org = dataclasses.replace(org, name=check_name("organization.name", name))
+        if new_name is not None:
+            org = dataclasses.replace(org, name=new_name)
         if "description" in chosen:
-            org = dataclasses.replace(
-                org, description=check_description("organization.description", description)
-            )
+            org = dataclasses.replace(org, description=description)
         org = dataclasses.replace(org, update_time=app.clock.now())
         return app.store.update_org(org)
 

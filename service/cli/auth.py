@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.domain.permissions import Action, Permission, ResourceType
+from service.domain.presets import PRESET_ALL_ACCESS, PRESET_OPERATOR
 
 from . import output
 from .common import (
@@ -27,8 +28,6 @@ from .rpc import Client
 # The 22 types a --read-<type>/--write-<type> flag may name (instance is only
 # reachable through --operator).
 TYPES = [t for t in ResourceType if t is not ResourceType.INSTANCE]
-PRESET_OPERATOR = 1
-PRESET_ALL_ACCESS = 2
 SHOWN_ONCE = "This token will not be shown again: copy it now (authzd keeps only its digest)."
 
 MAX_EXPIRES_IN = 100 * 365 * 86400  # beyond this, leave --expires-in out (never)

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from service.domain.ids import ZERO_ID, is_valid_id
+from service.domain.models import Status
 
 from .config import Target
 from .errors import CliError
@@ -44,6 +45,10 @@ def add_org_flags(p: argparse.ArgumentParser, what: str, default_note: bool = Tr
     note = " (default: the org saved by `authzd setup`)" if default_note else ""
     g.add_argument("--org", help=f"{what} by name{note}")
     g.add_argument("--org-id", metavar="ID", help=f"{what} by ID")
+
+
+# `--status active|inactive` → the proto/domain number (service.domain.models.Status).
+STATUSES = {s.name.lower(): int(s) for s in Status}
 
 
 def org_choice(args: argparse.Namespace, target: Target, *, required: bool) -> dict[str, str]:

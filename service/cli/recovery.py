@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from . import output, prompts
+from .common import STATUSES
 from .config import config_path, load_config, save_config
 from .errors import CliError
 
 Sub = argparse._SubParsersAction  # type: ignore[type-arg]
-STATUSES = {"active": 1, "inactive": 2}
 SHOWN_ONCE = "This token will not be shown again: copy it now (authzd keeps only its digest)."
 
 

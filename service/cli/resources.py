@@ -7,6 +7,7 @@ from typing import Any
 
 from . import output, prompts
 from .common import (
+    STATUSES,
     add_org_flags,
     add_page_size,
     id_flag,
@@ -20,7 +21,6 @@ from .errors import CliError
 from .rpc import NO_TOKEN, Client
 
 Sub = argparse._SubParsersAction  # type: ignore[type-arg]
-STATUSES = {"active": 1, "inactive": 2}
 
 
 def add_parsers(sub: Sub, common: argparse.ArgumentParser) -> None:

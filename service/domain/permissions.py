@@ -9,7 +9,7 @@ CheckAccess hot path (no scan of the granted list).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -230,6 +230,3 @@ def check_permission(field: str, p: Permission) -> Permission:
             )
     return p
 
-
-def format_permissions(ps: Sequence[Permission]) -> list[str]:
-    return [format_permission(p) for p in ps]

@@ -8,6 +8,10 @@ from .permissions import Action, Permission, ResourceType
 
 _ACTIONS = (Action.READ, Action.WRITE)
 
+# Numbers equal the proto enum `authzd.v1.Preset` (0: no preset).
+PRESET_OPERATOR = 1
+PRESET_ALL_ACCESS = 2
+
 
 def operator_permissions() -> list[Permission]:
     """Read and write, global, on all 23 types including instance: 46 permissions."""

@@ -19,6 +19,7 @@ from service.domain.errors import (
 )
 from service.domain.models import Status
 from service.domain.permissions import check_permission
+from service.domain.presets import PRESET_ALL_ACCESS, PRESET_OPERATOR
 
 from . import shapes
 from .call import (
@@ -340,8 +341,7 @@ def _buckets_delete(app: App, call: Call) -> tuple[int, Any]:
 
 # -- authorizations ------------------------------------------------------------------------
 
-PRESETS = {"operator": authorizations.PRESET_OPERATOR,
-           "all-access": authorizations.PRESET_ALL_ACCESS}
+PRESETS = {"operator": PRESET_OPERATOR, "all-access": PRESET_ALL_ACCESS}
 
 
 def _auths_list(app: App, call: Call) -> tuple[int, Any]:

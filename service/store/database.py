@@ -68,11 +68,6 @@ def _translate_every_query(cls: type[Any]) -> type[Any]:
 
 @_translate_every_query
 class Store(OrgQueries, UserQueries, BucketQueries, AuthorizationQueries, SessionQueries):
-    def integrity_ok(self) -> bool:
-        if not self.is_sqlite:
-            return True
-        return bool(self.db.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok")
-
     def counts(self) -> dict[str, int]:
         return {
             "organizations": OrganizationRow.select(fn.COUNT(OrganizationRow.id)).scalar(),

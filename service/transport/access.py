@@ -1,7 +1,7 @@
 """AccessService: the CheckAccess hot path.
 
 Kept apart from the admin servicers on purpose: no per-call contextvars, no
-log line for an allowed decision (PERFORMANCE.md: a line per call costs about a
+log line for an allowed decision (README, Performance: a line per call costs about a
 third of the throughput). Decisions are counted in metrics; denials and errors
 are logged.
 """

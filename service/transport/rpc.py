@@ -1,5 +1,5 @@
 """Cross-cutting parts of every RPC, applied once at registration (no per-call
-ServerInterceptor; see PERFORMANCE.md): request id, caller authentication,
+ServerInterceptor; README, Performance): request id, caller authentication,
 error -> status mapping, one canonical log line, and the audit event.
 
 The audit event is written here, once the handler has returned (its write is

@@ -30,7 +30,6 @@ from service.domain.permissions import (
     Permission,
     ResourceType,
     format_permission,
-    format_permissions,
 )
 from service.domain.presets import all_access_permissions, operator_permissions
 from service.domain.tokens import TokenKind, new_token
@@ -159,7 +158,7 @@ def test_operator_preset_is_the_46_global_permissions(world: World) -> None:
     r = world.create(preset=pb.PRESET_OPERATOR, description="ops")
     got = texts(r.authorization.permissions)
     assert len(got) == 46
-    assert got == format_permissions(operator_permissions())
+    assert got == [str(p) for p in operator_permissions()]
     assert set(got) == {f"{a}:{t}" for t in SPEC_TYPES for a in ("read", "write")}
     assert r.authorization.description == "ops"
 
@@ -172,7 +171,7 @@ def test_all_access_preset_is_exactly_spec(world: World, owner: str) -> None:
     got = texts(r.authorization.permissions)
     assert r.authorization.user_id == u
     assert len(got) == 45
-    assert got == format_permissions(all_access_permissions(o, u))
+    assert got == [str(p) for p in all_access_permissions(o, u)]
     expected = {f"read:orgs/{o}", f"read:users/{u}", f"write:users/{u}"} | {
         f"{a}:orgs/{o}/{t}"
         for t in SPEC_TYPES

@@ -34,7 +34,7 @@ from service.domain.models import (
 from service.domain.permissions import Action, Permission, ResourceType
 from service.store import Store, migrations, notify, open_store
 from service.store.database import NoDatabase, Page
-from tests.conftest import postgresql_only, raw_connection, raw_query, sqlite_only
+from tests.conftest import postgresql_only, raw_connection, raw_query
 
 T0 = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
 TABLES = ("organization", "user", "bucket", "authorization", "session")
@@ -509,12 +509,6 @@ def test_concurrent_signin_failures_are_all_counted(store: Store) -> None:
     assert sorted(counts) == list(range(1, 41))
     assert store.signin_state(alice.id) == (40, 40.0)
 
-
-# PRAGMA integrity_check reads the SQLite file; PostgreSQL has no such check
-# (integrity_ok is simply True there).
-@sqlite_only
-def test_integrity_ok(store: Store, populated) -> None:
-    assert store.integrity_ok() is True
 
 
 # -- opening -----------------------------------------------------------------------

@@ -7,7 +7,6 @@ from service.domain.permissions import (
     Permission,
     PermissionSet,
     ResourceType,
-    format_permissions,
 )
 from service.domain.presets import (
     all_access_permissions,
@@ -81,7 +80,7 @@ ALL_ACCESS_TEXT = [
 def test_operator_exact_list() -> None:
     ps = operator_permissions()
     assert len(ps) == 46
-    assert format_permissions(ps) == OPERATOR_TEXT
+    assert [str(p) for p in ps] == OPERATOR_TEXT
 
 
 def test_operator_permissions_are_all_global_and_distinct() -> None:
@@ -118,7 +117,7 @@ def test_operator_lists_are_fresh_each_call() -> None:
 def test_all_access_exact_list() -> None:
     ps = all_access_permissions(ORG, USER)
     assert len(ps) == 45
-    assert format_permissions(ps) == ALL_ACCESS_TEXT
+    assert [str(p) for p in ps] == ALL_ACCESS_TEXT
 
 
 def test_all_access_structure() -> None:
@@ -145,7 +144,7 @@ def test_all_access_structure() -> None:
 
 def test_all_access_uses_its_arguments() -> None:
     ps = all_access_permissions(OTHER_ORG, OTHER_USER)
-    text = format_permissions(ps)
+    text = [str(p) for p in ps]
     assert text == [s.replace(ORG, OTHER_ORG).replace(USER, OTHER_USER) for s in ALL_ACCESS_TEXT]
 
 
