@@ -227,14 +227,17 @@ def free_port() -> int:
 
 
 class Proc:
-    def __init__(self, argv: list[str], port: int, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, argv: list[str], port: int, env: dict[str, str] | None = None,
+        timeout: float = 120,
+    ) -> None:
         self.port = port
         self.target = f"127.0.0.1:{port}"
         self.popen = subprocess.Popen(
             argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env=None if env is None else {**os.environ, **env},
         )
-        self._wait_serving()
+        self._wait_serving(timeout)
 
     def _wait_serving(self, timeout: float = 120) -> None:
         deadline = time.time() + timeout
@@ -275,7 +278,9 @@ class Proc:
             self.popen.kill()
 
 
-def authzd_server(db: str, *extra: str, env: dict[str, str] | None = None) -> Proc:
+def authzd_server(
+    db: str, *extra: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> Proc:
     port = free_port()
     store = ["--database-url", db] if db.startswith("postgresql://") else ["--db", db]
     return Proc(
@@ -296,6 +301,7 @@ def authzd_server(db: str, *extra: str, env: dict[str, str] | None = None) -> Pr
         ],
         port,
         env,
+        timeout,
     )
 
 
@@ -1355,6 +1361,47 @@ def scenario_cache_miss(fx: Fixture, rows: list[dict[str, Any]], backend: str = 
     )
 
 
+def scenario_million(n: int, workdir: str, rows: list[dict[str, Any]]) -> None:
+    """n tokens (1,000,000 in the full run): the server's RSS once every token is
+    compiled (preload), and the time from start to SERVING; a sample of answers
+    checked."""
+    t0 = time.time()
+    fx = build_fixture(os.path.join(workdir, "million.db"), n, 100, n_checks=200)
+    built = time.time() - t0
+    t0 = time.time()
+    server = authzd_server(fx.db, "--cache-size", str(n + 1_000), timeout=1800)
+    try:
+        start_s = time.time() - t0
+        rss = server.rss_mib()
+        wrong = 0
+        with grpc.insecure_channel(server.target) as ch:
+            stub = access_grpc.AccessServiceStub(ch)
+            for token, org, bucket, action, allowed in fx.checks[:200]:
+                r = stub.CheckAccess(access_pb.CheckAccessRequest(
+                    token=token, permission=types_pb2.Permission(
+                        action=action, resource=types_pb2.Resource(
+                            type=types_pb2.RESOURCE_TYPE_BUCKETS, org_id=org, id=bucket))))
+                wrong += r.allowed != allowed
+    finally:
+        server.stop()
+    os.unlink(fx.db)
+    rows.append(
+        dict(
+            scenario=f"{n:,} tokens: RSS after preload; start to SERVING",
+            throughput=None,
+            p50_ms=None,
+            p99_ms=None,
+            ratio=None,
+            rss_mib=round(rss),
+            start_to_serving_s=round(start_s, 1),
+            fixture_build_s=round(built, 1),
+            bytes_per_token=round(rss * 1024 * 1024 / n),
+            target="<= 1.5 GiB; <= 60 s",
+            wrong=wrong,
+        )
+    )
+
+
 PG_ADMIN_URL = os.environ.get(
     "AUTHZD_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -1606,12 +1653,13 @@ def main() -> int:
         trials=5 if q else 100,
         casbin_sample=20,  # pycasbin scans every policy: each enforce is slow
         h2_requests=3_000 if q else 30_000,  # per h2load run
+        million=20_000 if q else 1_000_000,
     )
     want = set(
         args.only
         or [
             "h2load", "unary", "batch", "workers", "casbin", "revocation", "miss", "http",
-            "postgres", "ext_authz", "tracing", "envoy",
+            "postgres", "ext_authz", "tracing", "envoy", "million",
         ]
     )
     rows: list[dict[str, Any]] = []
@@ -1690,6 +1738,7 @@ def main() -> int:
                     fx_big, sizes["big"], checks_big, sizes["side_rounds"], sizes["duration"], rows
                 ),
             ),
+            ("million", lambda: scenario_million(sizes["million"], workdir, rows)),
         ]
         for name, step in steps:
             if name in want:

@@ -23,7 +23,7 @@ def test_bench_quick_runs_and_answers_agree(tmp_path):  # type: ignore[no-untype
     assert report["wrong_answers"] == 0
     scenarios = " | ".join(r["scenario"] for r in report["rows"])
     for expected in ("no-op", "BatchCheckAccess", "workers", "pycasbin", "staleness",
-                     "cache miss", "RSS", "ext_authz Check", "tracing on",
+                     "cache miss", "RSS", "ext_authz Check", "tracing on", "RSS after preload",
                      "Envoy -> upstream with ext_authz", "while HTTP serves",
                      "HTTP GET /api/v2/authorizations"):
         assert expected in scenarios, scenarios
