@@ -9,6 +9,7 @@ from authzd.v1 import access_service_pb2 as access_pb
 from authzd.v1 import authorization_service_pb2 as auth_pb
 from authzd.v1 import types_pb2
 
+from service.domain.permissions import Action, Permission, ResourceType
 from tests.conftest import md, reason_of
 
 
@@ -57,9 +58,12 @@ def test_preload_compiles_existing_tokens(running, admin):  # type: ignore[no-un
     # PostgreSQL, woken by NOTIFY): stopped, nothing clears it behind the test.
     access.stop()
     access.invalidate()
-    assert access.cache_len == 0
+    wanted = Permission(Action.READ, ResourceType.ORGS, id=admin.org_id)
+    now = access.now()
+    assert access.cached_verdict(admin.token, wanted, now) is None  # not in memory
     assert access.preload() >= 1
-    assert access.cache_len >= 1
+    verdict = access.cached_verdict(admin.token, wanted, now)  # answered from memory
+    assert verdict is not None and verdict.decision.allowed
 
 
 def test_the_writing_server_never_answers_stale(running, admin):  # type: ignore[no-untyped-def]
