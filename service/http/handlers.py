@@ -5,7 +5,7 @@ ENDPOINTS lists them with how the caller is authenticated and the audit action
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from service.app import authorizations, buckets, orgs, sessions, setup, users
@@ -145,21 +145,39 @@ def _me_password(app: App, call: Call) -> tuple[int, Any]:
     return 204, None
 
 
-def _users_list(app: App, call: Call) -> tuple[int, Any]:
-    caller = caller_of(call)
-    user_id = query_id(call, "id")
-    name = query_str(call, "name")
-    if user_id:
+def _one_or_page(
+    call: Call,
+    kind: str,
+    one_id: str,
+    get_one: Callable[[str], Any],
+    keep: Callable[[Any], bool],
+    list_page: Callable[[int, str], Any],
+    to_json: Callable[[Any], Json],
+) -> tuple[int, Any]:
+    """A list answer: the one record an `id` filter names (if the caller may see
+    it and the other filters keep it), or a page of the use case's list."""
+    if one_id:
         try:
-            found = [users.get(app, caller, user_id)]
+            found = [get_one(one_id)]
         except NotFound:
             found = []
-        found = [u for u in found if not name or u.name == name]
-        links: Json = {"self": "/api/v2/users"}
+        found = [x for x in found if keep(x)]
+        links: Json = {"self": f"/api/v2/{kind}"}
     else:
-        found, links = pages(call, "users",
-                              lambda size, token: users.list_(app, caller, size, token, name))
-    return 200, {"links": links, "users": [shapes.user_json(u) for u in found]}
+        found, links = pages(call, kind, list_page)
+    return 200, {"links": links, kind: [to_json(x) for x in found]}
+
+
+def _users_list(app: App, call: Call) -> tuple[int, Any]:
+    caller = caller_of(call)
+    name = query_str(call, "name")
+    return _one_or_page(
+        call, "users", query_id(call, "id"),
+        lambda user_id: users.get(app, caller, user_id),
+        lambda u: not name or u.name == name,
+        lambda size, token: users.list_(app, caller, size, token, name),
+        shapes.user_json,
+    )
 
 
 def _users_create(app: App, call: Call) -> tuple[int, Any]:
@@ -215,19 +233,14 @@ def _users_password(app: App, call: Call) -> tuple[int, Any]:
 
 def _orgs_list(app: App, call: Call) -> tuple[int, Any]:
     caller = caller_of(call)
-    org_id = query_id(call, "orgID")
     name = query_str(call, "org")
-    if org_id:
-        try:
-            found = [orgs.get(app, caller, org_id)]
-        except NotFound:
-            found = []
-        found = [o for o in found if not name or o.name == name]
-        links: Json = {"self": "/api/v2/orgs"}
-    else:
-        found, links = pages(call, "orgs",
-                              lambda size, token: orgs.list_(app, caller, size, token, name))
-    return 200, {"links": links, "orgs": [shapes.org_json(o) for o in found]}
+    return _one_or_page(
+        call, "orgs", query_id(call, "orgID"),
+        lambda org_id: orgs.get(app, caller, org_id),
+        lambda o: not name or o.name == name,
+        lambda size, token: orgs.list_(app, caller, size, token, name),
+        shapes.org_json,
+    )
 
 
 def _orgs_create(app: App, call: Call) -> tuple[int, Any]:
@@ -272,21 +285,14 @@ def _buckets_list(app: App, call: Call) -> tuple[int, Any]:
     org_id = query_id(call, "orgID")
     org = query_str(call, "org")
     name = query_str(call, "name")
-    bucket_id = query_id(call, "id")
-    if bucket_id:
-        try:
-            found = [buckets.get(app, caller, bucket_id)]
-        except NotFound:
-            found = []
-        found = [b for b in found if (not name or b.name == name)
-                 and (not org_id or b.org_id == org_id) and (not org or b.org_name == org)]
-        links: Json = {"self": "/api/v2/buckets"}
-    else:
-        found, links = pages(
-            call, "buckets",
-            lambda size, token: buckets.list_(app, caller, org_id, org, size, token, name),
-        )
-    return 200, {"links": links, "buckets": [shapes.bucket_json(b) for b in found]}
+    return _one_or_page(
+        call, "buckets", query_id(call, "id"),
+        lambda bucket_id: buckets.get(app, caller, bucket_id),
+        lambda b: (not name or b.name == name) and (not org_id or b.org_id == org_id)
+        and (not org or b.org_name == org),
+        lambda size, token: buckets.list_(app, caller, org_id, org, size, token, name),
+        shapes.bucket_json,
+    )
 
 
 def _buckets_create(app: App, call: Call) -> tuple[int, Any]:
