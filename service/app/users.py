@@ -10,6 +10,7 @@ from service.domain.errors import (
     InvalidArgument,
     LimitExceeded,
     PermissionDenied,
+    Unauthenticated,
 )
 from service.domain.ids import check_id
 from service.domain.models import Status, User
@@ -61,6 +62,15 @@ def _visible(app: App, caller: Caller, user_id: str, action: Action) -> User:
 
 def get(app: App, caller: Caller, user_id: str) -> User:
     return _visible(app, caller, user_id, Action.READ)
+
+
+def me(app: App, caller: Caller) -> User:
+    """The caller's own user: always readable by the caller, no permission asked
+    (as InfluxDB's `/me`); gone meanwhile reads as an unusable credential."""
+    user = app.store.get_user(caller.user_id)
+    if user is None:
+        raise Unauthenticated()
+    return user
 
 
 def list_(

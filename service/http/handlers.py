@@ -119,11 +119,8 @@ def _signout(app: App, call: Call) -> tuple[int, Any]:
 
 
 def _me(app: App, call: Call) -> tuple[int, Any]:
-    # A caller may always read itself: no permission is asked (as in InfluxDB).
     caller = caller_of(call)
-    user = app.store.get_user(caller.user_id)
-    if user is None:
-        raise Unauthenticated()
+    user = users.me(app, caller)
     # authzd's extra: what this credential may do (a session: its user's tokens').
     return 200, {**shapes.user_json(user),
                  "permissions": [shapes.permission_json(p) for p in caller.permissions.permissions]}
