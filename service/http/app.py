@@ -31,10 +31,8 @@ from service.app.context import App
 from service.domain.errors import (
     AuthzdError,
     InvalidArgument,
-    StoreUnavailable,
     Unauthenticated,
 )
-from service.store.database import STORE_ERRORS
 from service.tracing import HttpSpans
 
 from . import shapes
@@ -109,11 +107,6 @@ def _handle(app: App, ep: Endpoint, call: Call, request_id: str, peer: str) -> R
         err = exc
         status, code, message = status_of(exc)
         payload = {"code": code, "message": message}
-    except STORE_ERRORS as exc:
-        err = StoreUnavailable()
-        status, code, message = status_of(err)
-        payload = {"code": code, "message": message}
-        log.warning("store_error", error=type(exc).__name__)
     except Exception:
         log.exception("http_failed")
         err = AuthzdError("internal error; see the server log for request " + request_id)

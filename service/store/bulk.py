@@ -50,7 +50,8 @@ def bulk_load(
 
 def token_records(store: Store, limit: int) -> Iterator[tuple[str, TokenRecord]]:
     """(digest, record) of up to `limit` API tokens, newest first: what the
-    decision index preloads at start."""
+    decision index preloads at start. Read in one snapshot; a driver error while
+    iterating is StoreUnavailable, as from every Store method."""
     q = (
         AuthorizationRow.select(AuthorizationRow.token_digest, *TOKEN_COLUMNS)
         .join(UserRow, on=(AuthorizationRow.user == UserRow.id))
@@ -58,5 +59,6 @@ def token_records(store: Store, limit: int) -> Iterator[tuple[str, TokenRecord]]
         .limit(limit)
         .tuples()
     )
-    for digest, *row in q.iterator():
-        yield digest, token_record(tuple(row))
+    with store.read():
+        for digest, *row in q.iterator():
+            yield digest, token_record(tuple(row))

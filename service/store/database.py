@@ -117,8 +117,3 @@ def open_store(
         raise NoDatabase(f"{db_path}: not an authzd database ({exc})") from exc
     return Store(db)
 
-
-# What a caller outside the store may catch as "the store is down" without
-# importing peewee. Every Store method translates already; kept for callers
-# that still list it.
-STORE_ERRORS: tuple[type[Exception], ...] = DRIVER_ERRORS

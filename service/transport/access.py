@@ -22,10 +22,9 @@ from prometheus_client import Counter
 
 from service.app.access import AccessIndex
 from service.domain.decision import Decision, Reason
-from service.domain.errors import AuthzdError, InvalidArgument, StoreUnavailable
+from service.domain.errors import AuthzdError, InvalidArgument
 from service.domain.permissions import Permission, check_permission, format_permission
 from service.settings import Settings
-from service.store.database import STORE_ERRORS
 
 from .convert import permission_from_proto, permission_to_proto
 from .errors import to_status
@@ -199,8 +198,6 @@ class AccessServicer:
             return (await self._answer((request,), False))[0][0]
         except AuthzdError as err:
             await _abort(context, "CheckAccess", err)
-        except STORE_ERRORS:
-            await _abort(context, "CheckAccess", StoreUnavailable())
         return None
 
     async def BatchCheckAccess(
@@ -217,8 +214,6 @@ class AccessServicer:
             return b"".join(a[1] for a in await self._answer(request.checks, True))
         except AuthzdError as err:
             await _abort(context, "BatchCheckAccess", err)
-        except STORE_ERRORS:
-            await _abort(context, "BatchCheckAccess", StoreUnavailable())
         return None
 
 

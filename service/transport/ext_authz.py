@@ -40,9 +40,8 @@ from service.app.ext_rules import (
 )
 from service.app.names import NameIndex, NeedsStore
 from service.domain.decision import Decision, Reason, usable_reason
-from service.domain.errors import AuthzdError, InvalidArgument, StoreUnavailable
+from service.domain.errors import AuthzdError, InvalidArgument
 from service.domain.permissions import Permission, format_permission
-from service.store.database import STORE_ERRORS
 from service.tracing import annotate_current
 
 from .access import DECISIONS, DenialLog, _abort
@@ -294,8 +293,6 @@ def handler(
             return body
         except AuthzdError as err:
             await _abort(context, "ext_authz.Check", err)
-        except STORE_ERRORS:
-            await _abort(context, "ext_authz.Check", StoreUnavailable())
         return None
 
     if tracing is not None:

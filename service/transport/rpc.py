@@ -21,8 +21,7 @@ import structlog
 from service.app.audit import DENIED, Target, outcome_of
 from service.app.caller import Caller, authenticate
 from service.app.context import App
-from service.domain.errors import AuthzdError, StoreUnavailable
-from service.store.database import STORE_ERRORS
+from service.domain.errors import AuthzdError
 from service.tracing import annotate_current
 
 from .audited import AUDITED, Audited
@@ -73,15 +72,12 @@ def rpc(app: App, method: str, handler: Handler, *, authenticated: bool) -> Hand
         except AuthzdError as err:
             if tracing is not None:
                 annotate_current(reason=err.reason)
-            _finish(start, err.code.value, reason=err.reason)
+            # The store's boundary turned a driver error into StoreUnavailable;
+            # the log names the driver's error (never its text: it may hold a URL).
+            cause = {"error": type(err.__cause__).__name__} if err.__cause__ else {}
+            _finish(start, err.code.value, reason=err.reason, **cause)
             _audit(app, audited, request, None, caller, err)
             context.abort_with_status(to_status(err))
-        except STORE_ERRORS as exc:
-            unavailable = StoreUnavailable()
-            _finish(start, unavailable.code.value, reason=unavailable.reason,
-                    error=type(exc).__name__)
-            _audit(app, audited, request, None, caller, unavailable)
-            context.abort_with_status(to_status(unavailable))
         except Exception:
             log.exception("rpc_failed")
             internal = AuthzdError("internal error; see the server log for request " + request_id)

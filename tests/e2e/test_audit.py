@@ -28,11 +28,11 @@ from authzd.v1 import (
     user_service_pb2,
 )
 from google.protobuf.field_mask_pb2 import FieldMask
-from peewee import OperationalError
 from structlog.testing import capture_logs
 
 from service.app.audit import Auditor, FileSink, Target
 from service.app.clock import FakeClock
+from service.domain.errors import StoreUnavailable
 from service.transport.rpc import rpc
 from tests.cli.conftest import Cli, clean_env, token_in
 from tests.conftest import (
@@ -318,7 +318,7 @@ class _Context:
 
 
 @pytest.mark.parametrize(("raised", "reason"), [
-    (OperationalError("disk I/O error"), "ERROR_REASON_STORE_UNAVAILABLE"),
+    (StoreUnavailable(), "ERROR_REASON_STORE_UNAVAILABLE"),
     (RuntimeError("bug"), "ERROR_REASON_INTERNAL"),
 ])
 def test_a_change_the_service_could_not_make_is_an_error_event(
