@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from service.domain.ids import new_id
 from service.domain.tokens import TokenKind, new_token
@@ -44,3 +44,15 @@ class App:
 
     def new_token(self, kind: TokenKind = TokenKind.API) -> str:
         return new_token(kind, secrets.randbelow)
+
+
+class Host(Protocol):
+    """What a co-served part (the HTTP API, the sibling-worker socket) attaches
+    to: the server's App, and tasks run on its loop from start to stop. The
+    server (service/server.py) is one; the parts do not import it."""
+
+    app: App
+
+    def add_task(
+        self, run: Callable[[], Awaitable[Any]], *, on_stop: Callable[[], None] | None = None
+    ) -> None: ...

@@ -19,11 +19,10 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import uvicorn
 
-from service.app.context import App
+from service.app.context import App, Host
 from service.settings import Settings
 
 from .app import create_http_app
@@ -101,7 +100,7 @@ class HttpServer:
             **tls,  # type: ignore[arg-type]
         )
 
-    def attach(self, server: Any) -> int:
+    def attach(self, server: Host) -> int:
         """Bind and register with `server` (an AuthzdServer, before its start);
         returns the port."""
         config = self._config()  # TLS files are read here: errors before binding

@@ -25,7 +25,7 @@ import structlog
 
 if TYPE_CHECKING:
     from service.app.access import AccessIndex
-    from service.server import AuthzdServer
+    from service.app.context import Host
 
 log = structlog.get_logger("authzd.siblings")
 
@@ -45,7 +45,7 @@ class Siblings:
         self._out.setblocking(False)
         self._stopped = asyncio.Event()
 
-    def attach(self, server: AuthzdServer) -> None:
+    def attach(self, server: Host) -> None:
         """Tell the siblings of this worker's writes, and listen for theirs on
         the server's loop (call on that loop, before server.start())."""
         access = server.app.access
