@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import unquote, urlparse, urlunparse
 
 # How a setting appears on the command line:
 VALUE = "value"  # --flag VALUE
@@ -293,19 +293,37 @@ def markdown_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-_SECRET_PARAMS = {"password", "sslpassword"}
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password (in the userinfo or as a libpq query parameter)
-    replaced by ***; the rest, IPv6 brackets included, kept as written."""
+def split_password(
+    url: str, *, mask: str | None = None, params: Sequence[str] = ("password",)
+) -> tuple[str, str | None]:
+    """A database URL's password and the URL without it: the one place that
+    knows where a libpq URL keeps secrets (the userinfo, or a query parameter
+    named in `params`). With `mask` the secrets are replaced by it instead of
+    removed. The rest, IPv6 brackets and escapes included, is kept as written."""
     parsed = urlparse(url)
+    password = None
     netloc = parsed.netloc
     userinfo, at, hostport = netloc.rpartition("@")
     if at and ":" in userinfo:
-        netloc = f"{userinfo.partition(':')[0]}:***@{hostport}"
-    query = "&".join(
-        f"{k}=***" if k.lower() in _SECRET_PARAMS else f"{k}={v}" if sep else k
-        for k, sep, v in (part.partition("=") for part in parsed.query.split("&") if part)
-    )
-    return urlunparse(parsed._replace(netloc=netloc, query=query))
+        user, _, password = userinfo.partition(":")
+        password = unquote(password)
+        netloc = f"{user}:{mask}@{hostport}" if mask is not None else f"{user}@{hostport}"
+    kept = []
+    for part in parsed.query.split("&"):
+        key, sep, value = part.partition("=")
+        if not part:
+            continue
+        if key.lower() not in params:
+            kept.append(part)
+            continue
+        if key.lower() == "password":
+            password = unquote(value)
+        if mask is not None:
+            kept.append(f"{key}={mask}")
+    return urlunparse(parsed._replace(netloc=netloc, query="&".join(kept))), password
+
+
+def redact_url(url: str) -> str:
+    """The URL as logs and GetConfig show it: every secret (the password, and
+    the client key's sslpassword) replaced by ***."""
+    return split_password(url, mask="***", params=("password", "sslpassword"))[0]

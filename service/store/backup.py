@@ -28,7 +28,8 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlparse, urlunparse
+
+from service.settings import split_password
 
 from .engine import sqlite_file_problem
 
@@ -154,29 +155,6 @@ def _copy_sqlite(src_path: Path, tmp: Path) -> dict[str, int]:
 
 # -- PostgreSQL -------------------------------------------------------------------
 
-_PASSWORD_PARAMS = {"password"}
-
-
-def libpq_password_split(url: str) -> tuple[str, str | None]:
-    """The URL without its password (userinfo or `password=` parameter), and the
-    password: the one goes on pg_dump's command line, the other in PGPASSWORD."""
-    parsed = urlparse(url)
-    password = parsed.password
-    netloc = parsed.netloc
-    if password is not None:
-        userinfo, _, hostport = netloc.rpartition("@")
-        netloc = f"{userinfo.partition(':')[0]}@{hostport}"
-        password = unquote(password)
-    query = []
-    for key, value in parse_qsl(parsed.query, keep_blank_values=True):
-        if key.lower() in _PASSWORD_PARAMS:
-            password = value
-        else:
-            query.append((key, value))
-    bare = parsed._replace(netloc=netloc, query=urlencode(query, quote_via=quote))
-    return urlunparse(bare), password
-
-
 def _check_postgres_source(url: str, where: str) -> None:
     """Reachable, and an authzd database (pg_dump would copy any database)."""
     import psycopg2
@@ -207,7 +185,8 @@ def backup_postgres(
     out_path = Path(out)
     _check_out(out_path, force)
     _check_postgres_source(database_url, where)
-    url, password = libpq_password_split(database_url)
+    # The URL goes on pg_dump's command line, the password in PGPASSWORD.
+    url, password = split_password(database_url)
     env = dict(os.environ)
     if password is not None:
         env["PGPASSWORD"] = password

@@ -25,7 +25,7 @@ from authzd.v1 import (
     types_pb2,
 )
 
-from service.store.backup import libpq_password_split
+from service.settings import split_password
 from tests.cli.conftest import Cli, clean_env
 from tests.conftest import PG_ADMIN_URL, Admin, Client, Running, md
 from tests.serving import ServeProcess
@@ -244,8 +244,8 @@ def test_backup_errors_are_one_line(home_cli: Cli, tmp_path: Path) -> None:
 
 
 def test_the_password_goes_to_pg_dump_by_environment_not_argv() -> None:
-    assert libpq_password_split("postgresql://u:p%40ss@db.example:5433/authzd?sslmode=require") \
+    assert split_password("postgresql://u:p%40ss@db.example:5433/authzd?sslmode=require") \
         == ("postgresql://u@db.example:5433/authzd?sslmode=require", "p@ss")
-    assert libpq_password_split("postgresql://u@h/d?password=pw&application_name=a%20b") == (
+    assert split_password("postgresql://u@h/d?password=pw&application_name=a%20b") == (
         "postgresql://u@h/d?application_name=a%20b", "pw")
-    assert libpq_password_split("postgresql://u@h/d") == ("postgresql://u@h/d", None)
+    assert split_password("postgresql://u@h/d") == ("postgresql://u@h/d", None)
