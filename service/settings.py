@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,15 +39,18 @@ def setting(
     secret: bool = False,
     hidden: bool = False,
     shown_default: str | None = None,
+    extra: tuple[str, str] | None = None,
 ) -> Any:
     """A Settings field and everything said about it. flag "" means --<name>;
-    None means no flag (settable only by embedding code)."""
+    None means no flag (settable only by embedding code). `extra` is the
+    optional install (name, module) the setting needs when set, e.g.
+    ("postgres", "psycopg2") for `pip install 'authzd[postgres]'`."""
     return dataclasses.field(
         default=default,
         metadata={
             "help": help, "flag": flag, "env": env, "kind": kind, "metavar": metavar,
             "choices": tuple(choices) if choices else None, "secret": secret,
-            "hidden": hidden, "shown_default": shown_default,
+            "hidden": hidden, "shown_default": shown_default, "extra": extra,
         },
     )
 
@@ -58,7 +62,7 @@ class Settings:
     database_url: str = setting(
         "", "postgresql://user:pw@host:port/db instead of SQLite (the password is a "
         "secret: redacted in GetConfig, handed to workers through the environment)",
-        metavar="URL", secret=True, shown_default="—")
+        metavar="URL", secret=True, shown_default="—", extra=("postgres", "psycopg2"))
     listen: str = setting("127.0.0.1:50051", "where to serve gRPC", metavar="HOST:PORT")
     http_listen: str = setting(
         "127.0.0.1:8086", "where to serve the InfluxDB-compatible HTTP API and the web "
@@ -116,7 +120,8 @@ class Settings:
         metavar="PATH", shown_default="—")
     metrics_listen: str = setting(
         "", "serve Prometheus metrics (authzd_decisions_total{reason,source}) over HTTP here; "
-        "one worker only", metavar="HOST:PORT", shown_default="off")
+        "one worker only", metavar="HOST:PORT", shown_default="off",
+        extra=("metrics", "prometheus_client"))
     # Envoy ext_authz (envoy.service.auth.v3.Authorization) on the same port; the
     # rules file maps HTTP requests to permissions (service/app/ext_rules.py).
     ext_authz: bool = setting(
@@ -137,6 +142,13 @@ class Settings:
     siblings_dir: str = setting("", "where the workers tell each other of their writes",
                                 env=False, hidden=True)
 
+    def check_extras(self) -> None:
+        """MissingExtra (one line) for the first setting that is set but needs an
+        optional install that is not there."""
+        for f in dataclasses.fields(self):
+            if f.metadata["extra"] and getattr(self, f.name):
+                require_extra(f.name)
+
     def redacted(self) -> dict[str, str]:
         """Every setting as text, with secrets (URL passwords) replaced by ***."""
         out = {}
@@ -146,6 +158,21 @@ class Settings:
                 value = redact_url(value)
             out[f.name] = str(value)
         return out
+
+
+class MissingExtra(ValueError):
+    """A setting is set whose optional dependencies are not installed."""
+
+
+def require_extra(name: str) -> None:
+    """Refuse setting `name` (a Settings field) when its extra is not installed:
+    `--database-url needs authzd[postgres]: pip install 'authzd[postgres]'`."""
+    f = next(f for f in dataclasses.fields(Settings) if f.name == name)
+    extra, module = f.metadata["extra"]
+    if importlib.util.find_spec(module) is None:
+        shown = flag_of(f) or name
+        raise MissingExtra(f"{shown} needs the {extra} extra ({module} is not installed): "
+                           f"pip install 'authzd[{extra}]'")
 
 
 def flag_of(f: dataclasses.Field[Any]) -> str | None:
@@ -288,6 +315,8 @@ def markdown_table() -> str:
         else:
             default = f"`{f.default}`"
         meaning = m["help"].replace("|", "\\|")
+        if m["extra"]:
+            meaning += f" (needs `authzd[{m['extra'][0]}]`)"
         rows.append(f"| {shown_flag} | {default} | {meaning} |")
     rows.append("| `--version` | | print the version and exit |")
     return "\n".join(rows) + "\n"

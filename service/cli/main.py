@@ -120,9 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         return 141  # as a shell reports a command ended by SIGPIPE
     except Exception as exc:  # the promise: never a traceback
         from service.domain.errors import AuthzdError
+        from service.settings import MissingExtra
 
         if isinstance(exc, AuthzdError):
             return _fail(exc.message)
+        if isinstance(exc, MissingExtra):  # e.g. AUTHZD_DATABASE_URL without psycopg2
+            return _fail(str(exc))
         if os.environ.get("AUTHZD_DEBUG"):
             raise
         return _fail(f"unexpected {type(exc).__name__}: {exc} — set AUTHZD_DEBUG=1 for details "

@@ -18,7 +18,7 @@ import structlog
 
 from service import __version__
 from service.logs import configure_logging
-from service.settings import Settings, add_arguments, from_args, worker_argv
+from service.settings import MissingExtra, Settings, add_arguments, from_args, worker_argv
 
 from .ports import PortUnavailable, group_lock, probe, split_listen
 
@@ -33,9 +33,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise SystemExit("error: --workers must be at least 1")
+    settings = from_args(args)
+    try:
+        settings.check_extras()  # one line, before anything starts
+    except MissingExtra as exc:
+        raise SystemExit(f"error: {exc}") from None
     if args.workers > 1:
         return supervise(args)
-    settings = from_args(args)
     configure_logging(settings.log_level, settings.log_format)
     if not settings.reuseport:  # a --workers child: its supervisor probed for the group
         try:
@@ -75,11 +79,10 @@ async def _serve(settings: Settings) -> bool:
         # imported so far out of the cyclic GC's scans (gc.freeze).
         import service.http.serve  # noqa: F401
     if settings.metrics_listen:
-        from prometheus_client import start_http_server
+        from service.transport.metrics import start_metrics
 
-        host, _, metrics_port = settings.metrics_listen.rpartition(":")
         try:
-            start_http_server(int(metrics_port), addr=host or "127.0.0.1")
+            start_metrics(settings.metrics_listen)
         except (ValueError, OSError) as exc:
             raise _CannotStart(f"--metrics-listen {settings.metrics_listen}: {exc}") from exc
 

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.settings import split_password
+from service.settings import require_extra, split_password
 
 from .engine import sqlite_file_problem
 
@@ -157,6 +157,7 @@ def _copy_sqlite(src_path: Path, tmp: Path) -> dict[str, int]:
 
 def _check_postgres_source(url: str, where: str) -> None:
     """Reachable, and an authzd database (pg_dump would copy any database)."""
+    require_extra("database_url")
     import psycopg2
 
     try:

@@ -31,6 +31,7 @@ from playhouse.pool import PooledPostgresqlDatabase
 from playhouse.shortcuts import ReconnectMixin
 
 from service.domain.errors import AlreadyExists, StoreUnavailable
+from service.settings import require_extra
 
 from . import notify
 from .models import Revision, database
@@ -129,6 +130,7 @@ class _PostgresDatabase(ReconnectMixin, PooledPostgresqlDatabase):  # type: igno
 def postgres_database(url: str, max_connections: int) -> Database:
     """libpq reads the whole URL (sslmode and the other query parameters
     included, percent-escapes decoded)."""
+    require_extra("database_url")  # psycopg2: `pip install 'authzd[postgres]'`
     parsed = urlparse(url)
     return _PostgresDatabase(
         unquote((parsed.path or "/").lstrip("/")) or "postgres",

@@ -9,7 +9,6 @@ import select
 import threading
 from collections.abc import Callable
 
-import psycopg2
 import structlog
 
 CHANNEL = "authzd_changes"
@@ -20,6 +19,8 @@ log = structlog.get_logger("authzd.notify")
 def listen(database_url: str, on_change: Callable[[], None], stop: threading.Event) -> None:
     """Block until `stop` is set, calling on_change for every notification (and
     once after each reconnect, since notifications may have been missed)."""
+    import psycopg2  # the postgres extra; open_store has checked it is there
+
     while not stop.is_set():
         try:
             conn = psycopg2.connect(database_url, connect_timeout=5)

@@ -18,7 +18,6 @@ import grpc
 import structlog
 from authzd.v1 import access_service_pb2 as access_pb
 from google.protobuf.message import DecodeError
-from prometheus_client import Counter
 
 from service.app.access import AccessIndex
 from service.domain.decision import Decision, Reason
@@ -29,6 +28,7 @@ from service.settings import Settings
 from .convert import permission_from_proto, permission_to_proto
 from .errors import to_status
 from .limits import not_a_message, too_large
+from .metrics import DECISIONS
 
 log = structlog.get_logger("authzd.access")
 
@@ -39,11 +39,6 @@ MAX_BATCH = 10_000
 MAX_CHECK_BYTES: int = Settings.max_check_request_bytes  # the defaults: settings.py's
 MAX_BATCH_BYTES: int = Settings.max_batch_request_bytes
 
-DECISIONS = Counter(
-    "authzd_decisions_total",
-    "Decisions by reason and source (CheckAccess, or ext_authz for Envoy's Check)",
-    ["reason", "source"],
-)
 _COUNTERS = {r: DECISIONS.labels(r.name, "CheckAccess") for r in Reason}
 
 

@@ -44,8 +44,9 @@ from service.domain.errors import AuthzdError, InvalidArgument
 from service.domain.permissions import Permission, format_permission
 from service.tracing import annotate_current
 
-from .access import DECISIONS, DenialLog, _abort
+from .access import DenialLog, _abort
 from .limits import not_a_message, too_large
+from .metrics import DECISIONS
 
 SERVICE = "envoy.service.auth.v3.Authorization"
 CONTEXT_KEY = "authzd_permission"

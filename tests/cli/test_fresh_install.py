@@ -62,3 +62,29 @@ def test_wheel_has_only_private_envoy_modules_and_works_in_a_fresh_venv(tmp_path
                          cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.split() == ["fresh-install-ok", "envoy.service.auth.v3.Authorization"]
+
+    # Without the postgres and metrics extras (installed: otel only) the core
+    # serves, and a flag that needs one is refused with one line naming it.
+    authzd = str(venv / "bin" / "authzd")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    for flags, extra, module in (
+        (["--database-url", "postgresql://u:secret-pw@127.0.0.1:9/d"], "postgres", "psycopg2"),
+        (["--metrics-listen", "127.0.0.1:0"], "metrics", "prometheus_client"),
+    ):
+        flag = flags[0]
+        refused = subprocess.run(
+            [authzd, "serve", "--db", str(tmp_path / "x.db"), "--listen", "127.0.0.1:0",
+             "--http-listen", "off", *flags],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+        assert (refused.returncode, refused.stderr) == (1, (
+            f"error: {flag} needs the {extra} extra ({module} is not installed): "
+            f"pip install 'authzd[{extra}]'\n")), refused.stderr
+    assert not (tmp_path / "x.db").exists()
+    # The operator commands that read AUTHZD_DATABASE_URL say the same.
+    recovery = subprocess.run(
+        [authzd, "recovery", "user", "list"], capture_output=True, text=True, timeout=60,
+        cwd=tmp_path, env={**env, "AUTHZD_DATABASE_URL": "postgresql://u:secret-pw@127.0.0.1:9/d"})
+    assert recovery.returncode == 1
+    assert recovery.stderr.startswith("error: --database-url needs the postgres extra"), \
+        recovery.stderr
+    assert "secret-pw" not in recovery.stderr and "Traceback" not in recovery.stderr
