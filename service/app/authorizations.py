@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -27,7 +26,13 @@ from .caller import Caller
 from .context import App
 from .guards import ensure_instance_kept
 from .resolve import auth_not_found, org_not_found, org_ref, user_not_found, user_ref
-from .validate import check_description, collect_page, page_request, update_paths
+from .validate import (
+    check_description,
+    collect_page,
+    page_request,
+    update_paths,
+    updated,
+)
 
 AUTHS = ResourceType.AUTHORIZATIONS
 MAX_PERMISSIONS = 1000
@@ -259,14 +264,10 @@ def update(
         check_description("authorization.description", description)
     with app.write():
         auth = _visible(app, caller, auth_id, Action.WRITE)
-        if new_status is not None:
-            if new_status is Status.INACTIVE:
-                ensure_instance_kept(app, lambda w: w.authorization_id == auth_id)
-            auth = dataclasses.replace(auth, status=new_status)
-        if "description" in chosen:
-            auth = dataclasses.replace(auth, description=description)
-        auth = dataclasses.replace(auth, update_time=app.clock.now())
-        return app.store.update_authorization(auth)
+        if new_status is Status.INACTIVE:
+            ensure_instance_kept(app, lambda w: w.authorization_id == auth_id)
+        return app.store.update_authorization(
+            updated(auth, chosen, app.clock.now(), status=new_status, description=description))
 
 
 def delete(app: App, caller: Caller, auth_id: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from service.domain.ids import check_id
@@ -18,6 +17,7 @@ from .validate import (
     collect_page,
     page_request,
     update_paths,
+    updated,
 )
 
 BUCKETS = ResourceType.BUCKETS
@@ -103,13 +103,9 @@ def update(
         check_description("bucket.description", description)
     with app.write():
         bucket = _visible(app, caller, bucket_id, Action.WRITE)
-        if new_name is not None:
-            bucket = dataclasses.replace(bucket, name=new_name)
-        if "description" in chosen:
-            bucket = dataclasses.replace(bucket, description=description)
-        if "retention_rules" in chosen:
-            bucket = dataclasses.replace(bucket, retention_rules=tuple(retention_rules or ()))
-        return app.store.update_bucket(dataclasses.replace(bucket, update_time=app.clock.now()))
+        return app.store.update_bucket(updated(
+            bucket, chosen, app.clock.now(), name=new_name, description=description,
+            retention_rules=tuple(retention_rules or ())))
 
 
 def delete(app: App, caller: Caller, bucket_id: str) -> None:

@@ -175,27 +175,23 @@ def render(
 ) -> Permission:
     """The permission a request needs. UnknownName for a missing value or an
     unknown name; InvalidArgument when a value is not an id."""
-    org_id = ""
-    if template.org is not None:
-        org_id = _value(template.org, captures, request)
-        if template.org.resolve == "org":
-            found = org_id_of(org_id)
-            if found is None:
-                raise UnknownName(f"no organization named {org_id!r}")
-            org_id = found
-    rid = ""
-    if template.id is not None:
-        rid = _value(template.id, captures, request)
-        if template.id.resolve == "org":
-            found = org_id_of(rid)
-            if found is None:
-                raise UnknownName(f"no organization named {rid!r}")
-            rid = found
-        elif template.id.resolve == "bucket":
-            found = bucket_id_of(org_id, rid)
-            if found is None:
-                raise UnknownName(f"no bucket named {rid!r}")
-            rid = found
+
+    def resolved(slot: Slot | None, org_id: str) -> str:
+        if slot is None:
+            return ""
+        value = _value(slot, captures, request)
+        if slot.resolve == "org":
+            found, what = org_id_of(value), "organization"
+        elif slot.resolve == "bucket":
+            found, what = bucket_id_of(org_id, value), "bucket"
+        else:
+            return value
+        if found is None:
+            raise UnknownName(f"no {what} named {value!r}")
+        return found
+
+    org_id = resolved(template.org, "")
+    rid = resolved(template.id, org_id)
     return check_permission("permission", Permission(template.action, template.type, org_id, rid))
 
 

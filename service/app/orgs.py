@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from service.domain.ids import check_id
@@ -19,6 +18,7 @@ from .validate import (
     collect_page,
     page_request,
     update_paths,
+    updated,
 )
 
 ORGS = ResourceType.ORGS
@@ -74,12 +74,8 @@ def update(
         check_description("organization.description", description)
     with app.write():
         org = _visible(app, caller, org_id, Action.WRITE)
-        if new_name is not None:
-            org = dataclasses.replace(org, name=new_name)
-        if "description" in chosen:
-            org = dataclasses.replace(org, description=description)
-        org = dataclasses.replace(org, update_time=app.clock.now())
-        return app.store.update_org(org)
+        return app.store.update_org(
+            updated(org, chosen, app.clock.now(), name=new_name, description=description))
 
 
 def delete(app: App, caller: Caller, org_id: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from service.domain.errors import (
@@ -21,7 +20,14 @@ from .caller import Caller
 from .context import App
 from .guards import ensure_instance_kept
 from .resolve import user_not_found
-from .validate import check_name, check_password, collect_page, page_request, update_paths
+from .validate import (
+    check_name,
+    check_password,
+    collect_page,
+    page_request,
+    update_paths,
+    updated,
+)
 
 USERS = ResourceType.USERS
 
@@ -93,15 +99,12 @@ def update(
     new_status = _status("user.status", status) if "status" in chosen else None
     with app.write():
         user = _visible(app, caller, user_id, Action.WRITE)
-        if new_name is not None:
-            user = dataclasses.replace(user, name=new_name)
-        if new_status is not None:
-            if new_status is Status.INACTIVE:
-                ensure_instance_kept(app, lambda w: w.user_id == user_id)
-                # Reactivation must not bring old sessions back: end them now.
-                app.store.delete_sessions_of(user_id)
-            user = dataclasses.replace(user, status=new_status)
-        return app.store.update_user(dataclasses.replace(user, update_time=app.clock.now()))
+        if new_status is Status.INACTIVE:
+            ensure_instance_kept(app, lambda w: w.user_id == user_id)
+            # Reactivation must not bring old sessions back: end them now.
+            app.store.delete_sessions_of(user_id)
+        return app.store.update_user(
+            updated(user, chosen, app.clock.now(), name=new_name, status=new_status))
 
 
 def delete(app: App, caller: Caller, user_id: str) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from service.domain.errors import InvalidArgument
 from service.domain.ids import is_valid_id
@@ -22,6 +24,12 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
 T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    R = TypeVar("R", bound=DataclassInstance)
+else:
+    R = TypeVar("R")
 
 
 def _has_control(text: str, allowed: str = "") -> bool:
@@ -133,6 +141,13 @@ def collect_page(
         if len(batch) < chunk:
             return out, ""
         after = key(batch[-1])
+
+
+def updated(record: R, chosen: set[str], now: datetime, **values: Any) -> R:
+    """AIP-134's last step: the record with each chosen field set to its value
+    (checked by the caller), and update_time now."""
+    changes = {k: v for k, v in values.items() if k in chosen}
+    return dataclasses.replace(record, **changes, update_time=now)
 
 
 def update_paths(paths: Sequence[str], **present: bool) -> set[str]:

@@ -52,6 +52,14 @@ def permission_text(p: Any) -> str:
     return format_permission(domain)
 
 
+def _proto_times(m: Any) -> Record:
+    return {"create_time": _ts(m, "create_time"), "update_time": _ts(m, "update_time")}
+
+
+def _domain_times(d: Any) -> Record:
+    return {"create_time": iso(d.create_time), "update_time": iso(d.update_time)}
+
+
 def authorization_record(a: Any) -> Record:
     return {
         "id": a.id,
@@ -63,8 +71,7 @@ def authorization_record(a: Any) -> Record:
         "org": a.org,
         "permissions": [permission_text(p) for p in a.permissions],
         "token_hint": a.token_hint,
-        "create_time": _ts(a, "create_time"),
-        "update_time": _ts(a, "update_time"),
+        **_proto_times(a),
         "expire_time": _ts(a, "expire_time"),
         "last_used_time": _ts(a, "last_used_time"),
     }
@@ -76,8 +83,7 @@ def user_record(u: Any) -> Record:
         "name": u.name,
         "status": status_text(u.status),
         "has_password": u.has_password,
-        "create_time": _ts(u, "create_time"),
-        "update_time": _ts(u, "update_time"),
+        **_proto_times(u),
     }
 
 
@@ -86,8 +92,7 @@ def org_record(o: Any) -> Record:
         "id": o.id,
         "name": o.name,
         "description": o.description,
-        "create_time": _ts(o, "create_time"),
-        "update_time": _ts(o, "update_time"),
+        **_proto_times(o),
     }
 
 
@@ -98,8 +103,7 @@ def bucket_record(b: Any) -> Record:
         "org_id": b.org_id,
         "org": b.org,
         "description": b.description,
-        "create_time": _ts(b, "create_time"),
-        "update_time": _ts(b, "update_time"),
+        **_proto_times(b),
     }
 
 
@@ -117,8 +121,7 @@ def domain_authorization_record(a: Any) -> Record:
         "org": a.org_name,
         "permissions": [format_permission(p) for p in a.permissions],
         "token_hint": a.token_hint,
-        "create_time": iso(a.create_time),
-        "update_time": iso(a.update_time),
+        **_domain_times(a),
         "expire_time": iso(a.expire_time),
         "last_used_time": iso(a.last_used_time),
     }
@@ -130,8 +133,7 @@ def domain_user_record(u: Any) -> Record:
         "name": u.name,
         "status": status_text(u.status),
         "has_password": u.has_password,
-        "create_time": iso(u.create_time),
-        "update_time": iso(u.update_time),
+        **_domain_times(u),
     }
 
 
@@ -140,8 +142,7 @@ def domain_org_record(o: Any) -> Record:
         "id": o.id,
         "name": o.name,
         "description": o.description,
-        "create_time": iso(o.create_time),
-        "update_time": iso(o.update_time),
+        **_domain_times(o),
     }
 
 

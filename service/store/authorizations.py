@@ -21,6 +21,7 @@ from .codec import (
     from_micros,
     micros_to_seconds,
     seconds_to_micros,
+    time_columns,
     to_datetime,
     to_micros,
     user_status,
@@ -96,8 +97,7 @@ def authorization_row(auth: Authorization, token_digest: str) -> dict[str, Any]:
         instance_writer=holds_instance_write(auth.permissions),
         token_digest=token_digest,
         token_hint=auth.token_hint,
-        create_time=to_micros(auth.create_time),
-        update_time=to_micros(auth.update_time),
+        **time_columns(auth),
         expire_time=to_micros(auth.expire_time) if auth.expire_time else None,
     )
 

@@ -10,7 +10,8 @@ from .codec import (
     Page,
     decode_retention_rules,
     encode_retention_rules,
-    to_datetime,
+    row_times,
+    time_columns,
     to_micros,
 )
 from .engine import Engine, unique_name, unstorable
@@ -24,8 +25,7 @@ def _bucket(row: Any) -> Bucket:
         row.org_name,
         row.name,
         row.description,
-        to_datetime(row.create_time),
-        to_datetime(row.update_time),
+        *row_times(row),
         decode_retention_rules(row.retention_rules),
     )
 
@@ -42,8 +42,7 @@ def bucket_row(bucket: Bucket) -> dict[str, Any]:
         org=bucket.org_id,
         name=bucket.name,
         description=bucket.description,
-        create_time=to_micros(bucket.create_time),
-        update_time=to_micros(bucket.update_time),
+        **time_columns(bucket),
         retention_rules=encode_retention_rules(bucket.retention_rules),
     )
 

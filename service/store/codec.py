@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from service.domain.models import RetentionRule, Status
 from service.domain.permissions import Permission, format_permission, parse_permission
@@ -30,6 +30,17 @@ def from_micros(v: int | None) -> datetime | None:
     if v is None:
         return None
     return datetime.fromtimestamp(v / 1_000_000, tz=UTC)
+
+
+def time_columns(record: Any) -> dict[str, int]:
+    """A record's create_time and update_time as the row stores them."""
+    return {"create_time": to_micros(record.create_time),
+            "update_time": to_micros(record.update_time)}
+
+
+def row_times(row: Any) -> tuple[datetime, datetime]:
+    """A row's (create_time, update_time) as the domain has them."""
+    return to_datetime(row.create_time), to_datetime(row.update_time)
 
 
 def to_datetime(v: int) -> datetime:

@@ -6,16 +6,14 @@ from typing import Any
 
 from service.domain.models import Organization
 
-from .codec import Page, to_datetime, to_micros
+from .codec import Page, row_times, time_columns, to_micros
 from .engine import Engine, unique_name, unstorable
 from .models import AuthorizationRow, BucketRow, OrganizationRow, UserRow
 
 
 def _org(row: OrganizationRow) -> Organization:
     return Organization(
-        row.id, row.name, row.description, to_datetime(row.create_time),
-        to_datetime(row.update_time),
-    )
+        row.id, row.name, row.description, *row_times(row))
 
 
 def org_row(org: Organization) -> dict[str, Any]:
@@ -23,8 +21,7 @@ def org_row(org: Organization) -> dict[str, Any]:
         id=org.id,
         name=org.name,
         description=org.description,
-        create_time=to_micros(org.create_time),
-        update_time=to_micros(org.update_time),
+        **time_columns(org),
     )
 
 

@@ -10,7 +10,7 @@ from peewee import Model
 
 from service.domain.models import Status, User
 
-from .codec import Page, seconds_to_micros, to_datetime, to_micros
+from .codec import Page, row_times, seconds_to_micros, time_columns, to_micros
 from .engine import Engine, unique_name, unstorable
 from .models import AuthorizationRow, SessionRow, SigninThrottleRow, UserRow
 
@@ -21,8 +21,7 @@ def _user(row: UserRow) -> User:
         row.name,
         Status(row.status),
         row.password_hash is not None,
-        to_datetime(row.create_time),
-        to_datetime(row.update_time),
+        *row_times(row),
     )
 
 
@@ -32,8 +31,7 @@ def user_row(user: User, password_hash: str | None) -> dict[str, Any]:
         name=user.name,
         status=int(user.status),
         password_hash=password_hash,
-        create_time=to_micros(user.create_time),
-        update_time=to_micros(user.update_time),
+        **time_columns(user),
     )
 
 

@@ -4,6 +4,7 @@ UNSPECIFIED value in a request is INVALID_ARGUMENT naming the field."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from authzd.v1 import types_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -65,6 +66,11 @@ def from_timestamp(ts: Timestamp, field: str = "expire_time") -> datetime:
         ) from None
 
 
+def _times(record: Any) -> dict[str, Any]:
+    return {"create_time": timestamp(record.create_time),
+            "update_time": timestamp(record.update_time)}
+
+
 def authorization_to_proto(a: Authorization) -> types_pb2.Authorization:
     msg = types_pb2.Authorization(
         id=a.id,
@@ -75,8 +81,7 @@ def authorization_to_proto(a: Authorization) -> types_pb2.Authorization:
         description=a.description,
         status=a.status.value,  # type: ignore[arg-type]
         token_hint=a.token_hint,
-        create_time=timestamp(a.create_time),
-        update_time=timestamp(a.update_time),
+        **_times(a),
     )
     for p in a.permissions:
         out = permission_to_proto(p, msg.permissions.add())
@@ -94,8 +99,7 @@ def user_to_proto(u: User) -> types_pb2.User:
         name=u.name,
         status=u.status.value,  # type: ignore[arg-type]
         has_password=u.has_password,
-        create_time=timestamp(u.create_time),
-        update_time=timestamp(u.update_time),
+        **_times(u),
     )
 
 
@@ -104,8 +108,7 @@ def org_to_proto(o: Organization) -> types_pb2.Organization:
         id=o.id,
         name=o.name,
         description=o.description,
-        create_time=timestamp(o.create_time),
-        update_time=timestamp(o.update_time),
+        **_times(o),
     )
 
 
@@ -116,6 +119,5 @@ def bucket_to_proto(b: Bucket) -> types_pb2.Bucket:
         org=b.org_name,
         name=b.name,
         description=b.description,
-        create_time=timestamp(b.create_time),
-        update_time=timestamp(b.update_time),
+        **_times(b),
     )
