@@ -1,4 +1,4 @@
-"""The benchmark cannot rot: `scripts/bench.py --quick` runs every scenario and
+"""The benchmark cannot rot: `python -m scripts.bench --quick` runs every scenario and
 its answers agree (CheckAccess vs expected, batch vs unary, authzd vs pycasbin,
 no stale answer on the writing server). Speed is not asserted here."""
 
@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 def test_bench_quick_runs_and_answers_agree(tmp_path):  # type: ignore[no-untyped-def]
     out = tmp_path / "bench.json"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench.py"), "--quick", "--out", str(out)],
-        capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "scripts.bench", "--quick", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(out.read_text())

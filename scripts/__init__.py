@@ -1,0 +1,1 @@
+"""The repository's scripts; `scripts.bench` is run as `python -m scripts.bench`."""
