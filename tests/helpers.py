@@ -17,7 +17,7 @@ from authzd.v1 import types_pb2
 from authzd.v1 import user_service_pb2 as user_pb
 from google.protobuf import field_mask_pb2
 
-from tests.conftest import Client, md, reason_of
+from tests.conftest import Client, Running, md, reason_of
 
 READ, WRITE = types_pb2.ACTION_READ, types_pb2.ACTION_WRITE
 ACTIVE, INACTIVE = types_pb2.STATUS_ACTIVE, types_pb2.STATUS_INACTIVE
@@ -130,3 +130,9 @@ def set_password(client: Client, token: str, user_id: str, new: str, old: str = 
         user_pb.SetPasswordRequest(id=user_id, old_password=old, new_password=new),
         metadata=md(token),
     )
+
+
+def store_flags(running: Running) -> list[str]:
+    """The serve/backup/recovery flags that name the running server's store."""
+    url = running.server.app.settings.database_url
+    return ["--database-url", url] if url else ["--db", running.db_path]

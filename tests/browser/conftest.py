@@ -9,10 +9,6 @@ import base64
 import json
 import os
 import shutil
-import subprocess
-import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,6 +20,8 @@ import grpc
 import pytest
 from authzd.v1 import access_service_pb2, access_service_pb2_grpc, types_pb2
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.serving import ServeProcess, serve_env
 
 ROOT = Path(__file__).resolve().parents[2]
 # CI shares two cores with everything else: wait as long for assertions as for actions.
@@ -43,52 +41,18 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 
 class Authzd:
-    """`python -m service serve` on port 0 for gRPC and HTTP; ports read from the
-    JSON log lines `serving` and `serving_http`."""
+    """`authzd serve` on port 0 for gRPC and HTTP (tests/serving.py), with the
+    calls the browser tests make around the page: HTTP and CheckAccess."""
 
     def __init__(self, tmp: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHZD_")}
-        self.lines: list[str] = []
-        self.grpc_port = 0
-        self.http_port = 0
-        self._ready = threading.Event()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--db", str(tmp / "authzd.db"),
-             "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-             "--log-format", "json", "--audit-log", "off"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True, env=env, cwd=ROOT,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        deadline = time.monotonic() + 30
-        while not self._ready.wait(0.05):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError("authzd serve did not start:\n" + "".join(self.lines[-30:]))
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
+        self.server = ServeProcess.start(
+            ["--db", str(tmp / "authzd.db"), "--audit-log", "off"], serve_env(), ROOT)
+        self.channel = grpc.insecure_channel(self.server.target)
         self.access = access_service_pb2_grpc.AccessServiceStub(self.channel)
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(event, dict):
-                continue
-            if event.get("event") == "serving_http":
-                self.http_port = int(event["port"])
-            elif event.get("event") == "serving":
-                self.grpc_port = int(event["port"])
-            if self.http_port and self.grpc_port:
-                self._ready.set()
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return self.server.http_url
 
     def http(self, method: str, path: str, body: Any = None, token: str = "",
              basic: tuple[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
@@ -137,18 +101,8 @@ class Authzd:
             timeout=10)
 
     def stop(self) -> None:
-        if getattr(self, "channel", None) is not None:
-            self.channel.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._reader.join(5)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
+        self.channel.close()
+        self.server.stop()
 
 
 @dataclass

@@ -5,18 +5,15 @@ SQL on PostgreSQL), and that, served, answers the same tokens."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
-import psycopg2
 import pytest
 from authzd.v1 import (
     access_service_pb2,
@@ -26,8 +23,9 @@ from authzd.v1 import (
 )
 
 from service.settings import split_password
-from tests.cli.conftest import Cli, clean_env
+from tests.cli.conftest import Cli
 from tests.conftest import PG_ADMIN_URL, Admin, Client, Running, md
+from tests.helpers import store_flags
 from tests.serving import ServeProcess
 
 ALLOWED = access_service_pb2.DECISION_REASON_ALLOWED
@@ -56,35 +54,6 @@ def _decisions(target: str, tokens: list[str], admin: Admin) -> dict[str, int]:
             token=t, permission=_bucket_perm(admin)), timeout=10).reason for t in tokens}
     finally:
         channel.close()
-
-
-def _source(running: Running) -> list[str]:
-    url = running.server.app.settings.database_url
-    return ["--database-url", url] if url else ["--db", running.db_path]
-
-
-@pytest.fixture
-def home_cli(tmp_path: Path) -> Cli:
-    """The authzd command with a private HOME and no AUTHZD_* variables."""
-    home = tmp_path / "home"
-    home.mkdir()
-    return Cli(home, clean_env(home))
-
-
-@pytest.fixture
-def scratch_pg() -> Iterator[str]:
-    """An empty PostgreSQL database to restore a dump into (dropped afterwards)."""
-    name = f"authzd_restore_{os.getpid()}_{time.monotonic_ns() % 10**8}"
-    admin = psycopg2.connect(PG_ADMIN_URL, connect_timeout=5)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
 
 
 class Writer:
@@ -127,7 +96,7 @@ class Writer:
 
 
 def test_backup_taken_while_serving_serves_the_same_tokens(
-    running: Running, client: Client, admin: Admin, home_cli: Cli, tmp_path: Path,
+    running: Running, client: Client, admin: Admin, bare_cli: Cli, tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> None:
     tokens = [admin.token, _new_token(client, admin),
@@ -137,7 +106,7 @@ def test_backup_taken_while_serving_serves_the_same_tokens(
     out = tmp_path / ("copy.db" if backend == "sqlite" else "copy.sql")
     with Writer(client, admin) as writer:  # the server is writing all along
         started = time.monotonic()
-        r = home_cli("backup", *_source(running), "--out", str(out), "--json")
+        r = bare_cli("backup", *store_flags(running), "--out", str(out), "--json")
         finished = time.monotonic()
         while not writer.after(finished):  # a write acknowledged after the copy ended
             assert not writer.errors and time.monotonic() < finished + 10, writer.errors
@@ -163,7 +132,7 @@ def test_backup_taken_while_serving_serves_the_same_tokens(
         assert report["counts"]["authorizations"] == stored >= len(before)
         served = ["--db", str(out)]
     else:
-        url = request.getfixturevalue("scratch_pg")
+        url = request.getfixturevalue("empty_pg_url")  # restored into
         restore = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url,
                                   "-f", str(out)], capture_output=True, text=True, check=False)
         assert restore.returncode == 0, restore.stderr
@@ -171,7 +140,7 @@ def test_backup_taken_while_serving_serves_the_same_tokens(
 
     # The original answers the later tokens: they are real, so UNKNOWN below means "not copied".
     assert set(_decisions(running.target, after, admin).values()) == {ALLOWED}
-    server = ServeProcess.start([*served, "--audit-log", "off"], home_cli.env, tmp_path)
+    server = ServeProcess.start([*served, "--audit-log", "off"], bare_cli.env, tmp_path)
     try:
         assert _decisions(server.target, before, admin) == dict.fromkeys(before, ALLOWED)
         assert _decisions(server.target, after, admin) == dict.fromkeys(after, UNKNOWN)
@@ -180,19 +149,19 @@ def test_backup_taken_while_serving_serves_the_same_tokens(
 
 
 def test_backup_never_overwrites_without_force(
-    running: Running, admin: Admin, home_cli: Cli, tmp_path: Path
+    running: Running, admin: Admin, bare_cli: Cli, tmp_path: Path
 ) -> None:
     backups = tmp_path / "backups"
     backups.mkdir()
     out = backups / "backup.out"
     out.write_text("yesterday's backup\n")
     audit = tmp_path / "audit.jsonl"
-    args = ["backup", *_source(running), "--out", str(out), "--audit-log", str(audit)]
-    r = home_cli(*args, ok=False)
+    args = ["backup", *store_flags(running), "--out", str(out), "--audit-log", str(audit)]
+    r = bare_cli(*args, ok=False)
     assert r.error == f"error: {out} already exists; pass --force to overwrite it"
     assert out.read_text() == "yesterday's backup\n"
 
-    r = home_cli(*args, "--force")
+    r = bare_cli(*args, "--force")
     assert "Backed up" in r.stdout
     head = out.read_bytes()[:64]
     if running.backend == "sqlite":
@@ -209,7 +178,7 @@ def test_backup_never_overwrites_without_force(
     assert events[1]["out"] == str(out) and events[1]["bytes"] == out.stat().st_size
 
 
-def test_backup_errors_are_one_line(home_cli: Cli, tmp_path: Path) -> None:
+def test_backup_errors_are_one_line(bare_cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "out.db"
     not_db = tmp_path / "notes.txt"
     not_db.write_text("not a database\n")
@@ -231,11 +200,11 @@ def test_backup_errors_are_one_line(home_cli: Cli, tmp_path: Path) -> None:
     ]
     for flags, expected in cases:
         args = flags if "--out" in flags else [*flags, "--out", str(out)]
-        r = home_cli("backup", *args, ok=False)
+        r = bare_cli("backup", *args, ok=False)
         assert expected in r.error, (flags, r.error)
         assert "s3cret-pw" not in r.stderr
     # No pg_dump on PATH: said plainly, before anything is written.
-    r = home_cli("backup", "--database-url", PG_ADMIN_URL, "--out", str(out), ok=False,
+    r = bare_cli("backup", "--database-url", PG_ADMIN_URL, "--out", str(out), ok=False,
                  env={"PATH": str(tmp_path / "empty")})
     assert "pg_dump is not on PATH" in r.error
     # Nothing written (SQLite's own -wal/-shm beside the source aside).

@@ -5,7 +5,7 @@ The marker: a fenced block whose opening line is directly preceded by the line
 pipefail`, so shell variables carry from block to block) against a temporary
 `authzd serve`, set up as the README's unmarked block before them says: `authzd`
 on PATH, a server on `cli.db` in the working directory, AUTHZD_HOST pointing at
-it (the port is a free one instead of 50052), and a private HOME and
+it (the port is one it picked, on port 0, instead of 50052), and a private HOME and
 XDG_CONFIG_HOME. Marked ```python blocks run with python against a server of
 their own, with the README's 127.0.0.1:50051 replaced by it; their `# comment`
 after each print is the expected line of output.
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from tests.cli.conftest import clean_env
-from tests.cli.test_serve_startup import free_port, wait_serving
+from tests.serving import ServeProcess
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 MARKER = "<!-- runnable -->"
@@ -57,21 +57,14 @@ def test_marker_finds_blocks() -> None:
 
 class Server:
     def __init__(self, cwd: Path, db: str) -> None:
-        self.port = free_port()
         self.env = clean_env(cwd)
         bin_dir = str(Path(sys.executable).parent)
         self.env["PATH"] = bin_dir + os.pathsep + self.env.get("PATH", "")
-        self.env["AUTHZD_HOST"] = f"127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--db", db, "--listen",
-             self.env["AUTHZD_HOST"], "--audit-log", "off", "--log-format", "json"],
-            cwd=cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
-        wait_serving(self.port, self.proc)
+        self.server = ServeProcess.start(["--db", db, "--audit-log", "off"], self.env, cwd)
+        self.env["AUTHZD_HOST"] = self.server.target
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
+        self.server.stop()
 
 
 def test_readme_sh_blocks_run(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -16,43 +15,18 @@ import pytest
 
 from service.cli.ports import lock_path
 from tests.cli.conftest import Cli, clean_env
+from tests.serving import ServeProcess, reserved_port
 
 SERVE = [sys.executable, "-m", "service", "serve", "--log-format", "json"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_serving(port: int, proc: subprocess.Popen[str], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()[1]
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError("server did not start")
-
-
-class Group:
-    """A `--workers N` (or single) authzd serve on a fixed port, on its own database."""
-
-    def __init__(self, tmp: Path, name: str, port: int, workers: int) -> None:
-        self.db = tmp / f"{name}.db"
-        self.proc = subprocess.Popen(
-            [*SERVE, "--db", str(self.db), "--listen", f"127.0.0.1:{port}", "--workers",
-             str(workers), "--threads", "5", "--audit-log", "off"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True, env=clean_env(tmp), cwd=tmp)
-        wait_serving(port, self.proc)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        self.proc.communicate(timeout=30)
+def group(tmp: Path, name: str, workers: int, port: int = 0) -> ServeProcess:
+    """A `--workers N` (or single) authzd serve on its own database, started when
+    every worker serves; on `port` (a fixed one: --workers refuses port 0)."""
+    return ServeProcess.start(
+        ["--db", str(tmp / f"{name}.db"), "--listen", f"127.0.0.1:{port}", "--workers",
+         str(workers), "--threads", "5", "--audit-log", "off"],
+        clean_env(tmp), tmp, http="off")
 
 
 def refused(tmp: Path, name: str, port: int, workers: int) -> str:
@@ -75,14 +49,17 @@ def refused(tmp: Path, name: str, port: int, workers: int) -> str:
 def test_one_port_serves_one_authzd_group(tmp_path: Path, first: int, second: int) -> None:
     """Item 16: a second group (or single server) on another database is refused,
     whichever started first; the first keeps serving."""
-    port = free_port()
-    group = Group(tmp_path, "first", port, first)
+    if first == 1:
+        server = group(tmp_path, "first", 1)  # port 0, as logged: the second gets the same
+    else:
+        with reserved_port() as port:  # held until the workers listen on it
+            server = group(tmp_path, "first", first, port)
     try:
-        line = refused(tmp_path, "second", port, second)
+        line = refused(tmp_path, "second", server.port, second)
         assert "already" in line
-        assert group.proc.poll() is None
+        assert server.proc.poll() is None
     finally:
-        group.stop()
+        server.stop()
 
 
 def test_group_lock_refuses_a_concurrent_group(tmp_path: Path) -> None:
@@ -90,8 +67,7 @@ def test_group_lock_refuses_a_concurrent_group(tmp_path: Path) -> None:
     workers bind), another group is refused even though the port is still free."""
     import fcntl
 
-    port = free_port()
-    with open(lock_path(port), "a+") as held:
+    with reserved_port() as port, open(lock_path(port), "a+") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         held.truncate(0)
         held.write("4242\n")
@@ -128,21 +104,17 @@ def test_console_log_renders_audit_events_and_warns_on_plaintext_network(
     """Item 18: with console logs (what `auto` picks on a terminal) audit events
     on stderr are rendered like the log lines, not raw JSON; `--listen 0.0.0.0`
     without TLS logs a warning naming AccessService."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve", "--log-format", "console",
-         "--db", str(tmp_path / "a.db"), "--listen", f"0.0.0.0:{port}"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True, env=clean_env(tmp_path), cwd=tmp_path)
+    # Port 0 on every address; the port is read from the console `serving` line.
+    server = ServeProcess.start(["--log-format", "console", "--db", str(tmp_path / "a.db"),
+                                 "--listen", "0.0.0.0:0"], clean_env(tmp_path), tmp_path)
     try:
-        wait_serving(port, proc)
         # An admin call without a token: refused, and audited.
-        r = bare_cli("user", "list", env={"AUTHZD_HOST": f"127.0.0.1:{port}",
+        r = bare_cli("user", "list", env={"AUTHZD_HOST": server.target,
                                           "AUTHZD_TOKEN": "azt_" + "x" * 49}, ok=False)
         assert "unauthorized" in r.error
     finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=30)
+        server.stop()
+    err = "".join(server.stderr_lines)
     lines = err.splitlines()
     assert not [line for line in lines if line.lstrip().startswith("{")], err
     audit = [line for line in lines if "user.list denied" in line]
@@ -153,8 +125,6 @@ def test_console_log_renders_audit_events_and_warns_on_plaintext_network(
 
 
 def test_loopback_plaintext_does_not_warn(tmp_path: Path) -> None:
-    from tests.serving import ServeProcess
-
     server = ServeProcess.start(["--db", str(tmp_path / "a.db")], clean_env(tmp_path), tmp_path)
     server.stop()
     assert not [line for line in server.stderr_lines if "plaintext_on_network" in line]

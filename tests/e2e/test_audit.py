@@ -44,6 +44,7 @@ from tests.conftest import (
     md,
     reason_of,
 )
+from tests.helpers import store_flags
 from tests.serving import ServeProcess
 
 FORGED = '{"action":"forged","outcome":"success"}'
@@ -539,17 +540,12 @@ def test_a_new_audit_file_is_private(tmp_path: Path) -> None:
 # -- recovery commands -------------------------------------------------------------
 
 
-def _store_flags(running: Running) -> list[str]:
-    url = running.server.app.settings.database_url
-    return ["--database-url", url] if url else ["--db", running.db_path]
-
-
 def test_recovery_commands_are_audited(running: Running, admin: Admin, tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     cli = Cli(home, clean_env(home))
     audit = tmp_path / "audit.jsonl"
-    db = _store_flags(running)
+    db = store_flags(running)
     flag = ["--audit-log", str(audit)]
 
     r = cli("recovery", "auth", "create-operator", "--org", "acme", "--username", ADMIN_USER,
@@ -602,7 +598,7 @@ def test_recovery_refuses_to_run_unaudited_when_asked_to_audit(
     running: Running, admin: Admin, tmp_path: Path
 ) -> None:
     cli = Cli(tmp_path, clean_env(tmp_path))
-    r = cli("recovery", "user", "create", "--username", "ghost", *_store_flags(running),
+    r = cli("recovery", "user", "create", "--username", "ghost", *store_flags(running),
             "--audit-log", str(tmp_path), ok=False)  # a directory
     assert r.error.startswith(f"error: cannot open the audit log {tmp_path}")
     assert running.server.app.store.get_user_by_name("ghost") is None

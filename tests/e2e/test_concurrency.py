@@ -30,7 +30,7 @@ from authzd.v1 import (
 from google.protobuf import field_mask_pb2
 
 from tests.conftest import Admin, Client, Running, md
-from tests.e2e.serve_process import ServeProcess
+from tests.serving import ServeProcess
 
 CLIENTS = 32
 DURATION = 6.0
@@ -276,9 +276,8 @@ def test_two_server_processes_on_one_sqlite_file_see_no_lock_errors(tmp_path: Pa
     writers wait on each other through SQLite's own locks, not a Python one.
     Each client talks to one of them (and so reads its own writes at once)."""
     db = tmp_path / "authzd.db"
-    servers = [ServeProcess(db, tmp_path / f"serve-{i}.log") for i in range(2)]
-    for server in servers:
-        server.start()
+    servers = [ServeProcess.start(["--db", str(db)], log=tmp_path / f"serve-{i}.log", http="off")
+               for i in range(2)]
     client = servers[0].client()
     try:
         r = client.setup.Setup(setup_service_pb2.SetupRequest(

@@ -46,7 +46,7 @@ from service.server import build_server
 from service.settings import Settings
 from service.store.database import decode_permissions
 from tests.conftest import FAST_HASHER, Client, md
-from tests.e2e.serve_process import ServeProcess
+from tests.serving import ServeProcess
 
 ROUNDS = 5
 WRITERS = 8
@@ -296,8 +296,7 @@ def _verify_file(db: Path, world: World) -> int:
 def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     db = tmp_path / "authzd.db"
-    server = ServeProcess(db, tmp_path / "serve.log")
-    server.start()
+    server = ServeProcess.start(["--db", str(db)], log=tmp_path / "serve.log", http="off")
     client = server.client()
     setup = client.setup.Setup(setup_service_pb2.SetupRequest(
         username="admin", password="admin-password-1", org="acme", bucket="b"))
@@ -325,7 +324,7 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
             assert not rnd.failures, f"seed {SEED} round {round_no}: {rnd.failures}"
             assert rnd.acknowledged > 0, "no write was acknowledged before the kill"
 
-            server.start()
+            server.restart()  # on a new port: the next writers read server.target
             client = server.client()
             try:
                 _verify_api(client, world)

@@ -33,7 +33,7 @@ from google.protobuf import field_mask_pb2
 from service.server import create_server
 from service.settings import Settings
 from tests.conftest import FAST_HASHER, Admin, Running, md, sqlite_only
-from tests.e2e.serve_process import ServeProcess
+from tests.serving import ServeProcess, reserved_port
 
 CHECKERS = 32
 TOKENS = 40
@@ -201,13 +201,10 @@ def _serve_pair(tmp_path: Path, *extra: str) -> list[ServeProcess]:
     siblings = tmp_path / "siblings"
     siblings.mkdir()
     # Polls far apart: only the siblings' datagram can explain a prompt change.
-    servers = [ServeProcess(tmp_path / "a.db", tmp_path / f"serve-{i}.log", "--siblings-dir",
-                            str(siblings), "--poll-interval", "60", "--stale-after", "120",
-                            *extra)
-               for i in range(2)]
-    for server in servers:
-        server.start()
-    return servers
+    return [ServeProcess.start(["--db", str(tmp_path / "a.db"), "--siblings-dir", str(siblings),
+                                "--poll-interval", "60", "--stale-after", "120", *extra],
+                               log=tmp_path / f"serve-{i}.log", http="off")
+            for i in range(2)]
 
 
 def test_a_revocation_through_one_worker_holds_on_its_sibling_at_once(tmp_path: Path) -> None:
@@ -245,9 +242,11 @@ def test_a_revocation_through_one_worker_holds_on_its_sibling_at_once(tmp_path: 
 def test_workers_2_revocations_hold_on_every_connection(tmp_path: Path) -> None:
     """`--workers 2`: connections land on either worker (SO_REUSEPORT); a
     revocation through one connection holds on all of them at once."""
-    server = ServeProcess(tmp_path / "a.db", tmp_path / "serve.log", "--workers", "2",
-                          "--poll-interval", "60", "--stale-after", "120")
-    server.start()
+    with reserved_port() as port:  # --workers needs a fixed port; started: both workers serve
+        server = ServeProcess.start(
+            ["--db", str(tmp_path / "a.db"), "--listen", f"127.0.0.1:{port}", "--workers", "2",
+             "--poll-interval", "60", "--stale-after", "120"],
+            log=tmp_path / "serve.log", http="off")
     setup = server.client()
     channels: list[grpc.Channel] = []
     try:

@@ -37,7 +37,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, Admin, Running, error_info, md
-from tests.e2e.serve_process import SERVING, health_status
+from tests.serving import SERVING, health_status
 
 STRUCTURED_EXAMPLES = 40
 RAW_EXAMPLES = 15

@@ -31,7 +31,7 @@ from service.app.clock import FakeClock
 from service.server import build_server
 from service.settings import Settings
 from tests.conftest import Admin, Client, Running, error_info, md
-from tests.e2e.serve_process import SERVING, health_status
+from tests.serving import SERVING, health_status
 
 USER, PASSWORD = "admin", "admin-password-1"
 DEFAULTS = Settings()

