@@ -61,7 +61,7 @@ class Settings:
                       metavar="PATH")
     database_url: str = setting(
         "", "postgresql://user:pw@host:port/db instead of SQLite (the password is a "
-        "secret: redacted in GetConfig, handed to workers through the environment)",
+        "secret: redacted in logs and GetConfig, handed to workers through the environment)",
         metavar="URL", secret=True, shown_default="—", extra=("postgres", "psycopg2"))
     listen: str = setting("127.0.0.1:50051", "where to serve gRPC", metavar="HOST:PORT")
     http_listen: str = setting(
@@ -220,12 +220,42 @@ def _from_env(f: dataclasses.Field[Any], environ: Mapping[str, str]) -> Any:
         raise SystemExit(f"error: {name}={text!r} is not a valid {converter.__name__}") from None
 
 
-def add_arguments(p: argparse.ArgumentParser, environ: Mapping[str, str] | None = None) -> None:
-    """`authzd serve`'s flags, one per setting."""
+# Which database: the two settings `database_location` decides between.
+LOCATION = ("db", "database_url")
+
+
+def database_location(
+    db: str | None, database_url: str | None, environ: Mapping[str, str] | None = None
+) -> tuple[str, str]:
+    """(SQLite path, PostgreSQL URL) of the database a command uses, for serve,
+    recovery and backup alike: a flag beats the environment; with neither flag,
+    AUTHZD_DATABASE_URL beats AUTHZD_DB; else ./authzd.db. The URL is "" when
+    the path is meant. Both flags at once are refused (ValueError)."""
+    environ = os.environ if environ is None else environ
+    default = str(Settings.db)
+    if db and database_url:
+        raise ValueError("--db and --database-url name two databases: give one")
+    if db:
+        return db, ""
+    if database_url:
+        return default, database_url
+    url = environ.get(env_name("database_url"), "")
+    if url:
+        return default, url
+    return environ.get(env_name("db")) or default, ""
+
+
+def add_arguments(
+    p: Any, environ: Mapping[str, str] | None = None, only: Sequence[str] | None = None
+) -> None:
+    """`authzd serve`'s flags, one per setting (or the settings `only` names, e.g.
+    LOCATION for the commands that open the database). `p` is a parser or an
+    argument group. The database's two flags default to None: database_location
+    applies the environment."""
     environ = os.environ if environ is None else environ
     for f in dataclasses.fields(Settings):
         flag = flag_of(f)
-        if flag is None:
+        if flag is None or (only is not None and f.name not in only):
             continue
         m = f.metadata
         env = env_of(f)
@@ -244,14 +274,16 @@ def add_arguments(p: argparse.ArgumentParser, environ: Mapping[str, str] | None 
         else:
             shown = "" if m["hidden"] else f" (default {f.default})" if f.default != "" else ""
             p.add_argument(
-                flag, dest=f.name, type=type(f.default), default=_from_env(f, environ),
+                flag, dest=f.name, type=type(f.default),
+                default=None if f.name in LOCATION else _from_env(f, environ),
                 metavar=m["metavar"], choices=m["choices"],
                 help=help_text if m["hidden"] else help_text + shown,
             )
 
 
-def from_args(args: argparse.Namespace) -> Settings:
-    """Settings from parsed `add_arguments` flags."""
+def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from parsed `add_arguments` flags (ValueError for both database
+    flags at once)."""
     values: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
         if not hasattr(args, f.name):
@@ -260,6 +292,9 @@ def from_args(args: argparse.Namespace) -> Settings:
         if f.metadata["kind"] == ON_OFF:
             value = value == "on"
         values[f.name] = value
+    if "db" in values:
+        values["db"], values["database_url"] = database_location(
+            values["db"], values.get("database_url"), environ)
     return Settings(**values)
 
 
@@ -276,6 +311,8 @@ def worker_argv(settings: Settings) -> tuple[list[str], dict[str, str]]:
             continue
         value = getattr(settings, f.name)
         kind = f.metadata["kind"]
+        if f.name == "db" and settings.database_url:
+            continue  # --db would beat the URL the worker finds in its environment
         if f.metadata["secret"]:
             env[env_name(f.name)] = str(value)
         elif kind == SWITCH:

@@ -11,6 +11,8 @@ import argparse
 import os
 from typing import Any
 
+from service.settings import LOCATION, add_arguments, database_location
+
 from . import output
 from .errors import CliError
 from .recovery import AUDIT_LOG_HELP, open_command_audit
@@ -27,10 +29,8 @@ def add_parser(sub: Sub, common: argparse.ArgumentParser) -> None:
         "ON_ERROR_STOP=1 -d NEW -f FILE`). The copy holds token digests and password "
         "hashes: it is created mode 0600."))
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--db", metavar="PATH",
-                   help="the SQLite file `authzd serve` uses (env AUTHZD_DB; default ./authzd.db)")
-    g.add_argument("--database-url", metavar="URL",
-                   help="postgresql://... instead; needs pg_dump on PATH (env AUTHZD_DATABASE_URL)")
+    # As `authzd serve` declares them; a PostgreSQL backup needs pg_dump on PATH.
+    add_arguments(g, only=LOCATION)
     p.add_argument("--out", required=True, metavar="FILE", help="where to write the copy")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -39,25 +39,12 @@ def add_parser(sub: Sub, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
-def _source(args: argparse.Namespace) -> tuple[str, str]:
-    """(db path, database url): a flag beats the environment; the URL beats the path
-    only when neither flag was given (as for `authzd serve`)."""
-    from service.settings import Settings, env_name
-
-    if args.db:
-        return args.db, ""
-    if args.database_url:
-        return "", args.database_url
-    url = os.environ.get(env_name("database_url"), "")
-    return ("", url) if url else (os.environ.get(env_name("db")) or Settings().db, "")
-
-
 def run(args: argparse.Namespace) -> int:
     from service.app.audit import FAILURE, REASON_PREFIX, SUCCESS, Target
     from service.settings import redact_url
     from service.store.backup import BackupError, backup_postgres, backup_sqlite
 
-    db, url = _source(args)
+    db, url = database_location(args.db, args.database_url)
     where = redact_url(url) if url else db
     audit = open_command_audit(args, "backup")
     # A backup copies every token digest and password hash: who took one is audited.

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from service.settings import LOCATION, add_arguments
+
 from . import output, prompts
 from .common import STATUSES
 from .config import config_path, load_config, save_config
@@ -24,12 +26,8 @@ SHOWN_ONCE = "This token will not be shown again: copy it now (authzd keeps only
 
 def _db_flags() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    g = p.add_argument_group("database")
-    g.add_argument("--db", metavar="PATH",
-                   help="the SQLite file `authzd serve` uses (env AUTHZD_DB; default ./authzd.db, "
-                        "as for `authzd serve`)")
-    g.add_argument("--database-url", metavar="URL",
-                   help="postgresql://... instead (env AUTHZD_DATABASE_URL)")
+    g = p.add_argument_group("database (the one `authzd serve` uses)")
+    add_arguments(g, only=LOCATION)  # as `authzd serve` declares them
     g.add_argument("--json", action="store_true", help="print JSON for scripts")
     g.add_argument("--config-path", metavar="PATH", help="CLI config file (for --save)")
     g.add_argument("--audit-log", metavar="PATH",
@@ -116,11 +114,13 @@ class _Opened:
 
     def __init__(self, args: argparse.Namespace) -> None:
         from service.domain.errors import StoreUnavailable
-        from service.settings import Settings, env_name, redact_url
+        from service.settings import database_location, redact_url
         from service.store.database import NoDatabase, open_store
 
-        path = getattr(args, "db", None) or os.environ.get(env_name("db")) or Settings().db
-        url = getattr(args, "database_url", None) or os.environ.get(env_name("database_url"), "")
+        try:
+            path, url = database_location(args.db, args.database_url)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
         where = redact_url(url) if url else path
         if not url:
             _check_sqlite_file(path)

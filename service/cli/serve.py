@@ -18,7 +18,7 @@ import structlog
 
 from service import __version__
 from service.logs import configure_logging
-from service.settings import MissingExtra, Settings, add_arguments, from_args, worker_argv
+from service.settings import Settings, add_arguments, from_args, worker_argv
 
 from .ports import PortUnavailable, group_lock, probe, split_listen
 
@@ -33,10 +33,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise SystemExit("error: --workers must be at least 1")
-    settings = from_args(args)
     try:
+        settings = from_args(args)
         settings.check_extras()  # one line, before anything starts
-    except MissingExtra as exc:
+    except ValueError as exc:  # MissingExtra, or --db with --database-url
         raise SystemExit(f"error: {exc}") from None
     if args.workers > 1:
         return supervise(args)

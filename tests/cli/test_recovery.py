@@ -136,3 +136,27 @@ def test_recovery_refuses_an_empty_postgres_database(bare_cli: Cli, empty_pg_url
     assert "holds no authzd database" in r.error
     tables = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
     assert raw_query({"database_url": empty_pg_url}, tables) == []
+
+
+def test_serve_recovery_and_backup_pick_the_database_by_one_rule(
+    tmp_path: Path, bare_cli: Cli
+) -> None:
+    """settings.database_location for the three: both flags are refused in one
+    line; a --db flag beats AUTHZD_DATABASE_URL (the URL's password is never
+    shown)."""
+    both = ["--db", "a.db", "--database-url", "postgresql://u:s3cret@127.0.0.1:9/d"]
+    for command in (["serve"], ["recovery", "user", "list"],
+                    ["backup", "--out", str(tmp_path / "o")]):
+        r = bare_cli(*command, *both, ok=False)
+        assert r.returncode != 0 and "s3cret" not in r.stderr, r.stderr
+        assert r.stderr.strip().splitlines()[-1] in (
+            "error: --db and --database-url name two databases: give one",
+            # backup's two flags are one argparse group: argparse says it.
+            "error: argument --database-url: not allowed with argument --db "
+            "(see `authzd backup --help`)",
+        ), r.stderr
+    env = {"AUTHZD_DATABASE_URL": "postgresql://u:s3cret@127.0.0.1:9/d"}
+    missing = tmp_path / "missing.db"
+    r = bare_cli("recovery", "user", "list", "--db", str(missing), env=env, ok=False)
+    assert r.stderr.startswith(f"error: {missing} "), r.stderr
+    assert "s3cret" not in r.stderr

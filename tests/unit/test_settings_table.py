@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def parse(argv: list[str], environ: dict[str, str] | None = None) -> Settings:
     p = argparse.ArgumentParser()
     add_arguments(p, environ or {})
-    return from_args(p.parse_args(argv))
+    return from_args(p.parse_args(argv), environ or {})
 
 
 def test_defaults_are_the_dataclass_defaults() -> None:
@@ -51,7 +51,8 @@ def test_a_bad_environment_value_is_one_line() -> None:
 
 
 def test_workers_get_exactly_the_settings_and_secrets_by_environment() -> None:
-    s = Settings(db="x.db", database_url="postgresql://u:pw@h/d", threads=8, preload=False,
+    # (No db: with a URL the path is not used, and a worker is given none.)
+    s = Settings(database_url="postgresql://u:pw@h/d", threads=8, preload=False,
                  ext_authz=False, otel=True, workers=1, reuseport=True, siblings_dir="/tmp/s")
     argv, env = worker_argv(s)
     assert "pw" not in " ".join(argv)
