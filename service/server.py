@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -263,28 +264,79 @@ def _report_failure(task: asyncio.Future[Any]) -> None:
 
 
 async def serve(
-    settings: Settings,
-    stop: asyncio.Event,
-    *,
-    setup: Callable[[AuthzdServer], None] | None = None,
-    serving: Callable[[AuthzdServer], None] | None = None,
+    settings: Settings, stop: asyncio.Event, *, audit_sink: Any = None
 ) -> AuthzdServer:
-    """Run authzd on the running loop until `stop` is set, then drain within
-    settings.grace_period. `setup` adds handlers and co-served tasks before the
-    start; `serving` runs once it serves. Returns the stopped server (see
-    handlers_done)."""
+    """`authzd serve`: everything the settings ask for on the running loop (gRPC,
+    the HTTP API, the sibling-worker socket, Prometheus metrics) until `stop` is
+    set, then drain within settings.grace_period. `audit_sink` replaces the
+    audit trail's sink (the CLI's console rendering). The "serving" line (with
+    the bound ports) is logged once everything serves. Raises ValueError,
+    OSError, AuthzdError or NoDatabase when it cannot start. Returns the stopped
+    server (see handlers_done)."""
+    if settings.http_listen != "off":
+        # Imported before the server starts, whose start() moves everything
+        # imported so far out of the cyclic GC's scans (gc.freeze).
+        from service.http.serve import HttpServer
+    metrics_port = None
+    if settings.metrics_listen:
+        from service.transport.metrics import start_metrics
+
+        try:
+            metrics_port = start_metrics(settings.metrics_listen)
+        except (ValueError, OSError) as exc:
+            raise ValueError(f"--metrics-listen {settings.metrics_listen}: {exc}") from exc
     server = await create_server(settings)
-    if setup is not None:
-        setup(server)
+    if settings.siblings_dir:
+        from service.transport.siblings import Siblings
+
+        Siblings(settings.siblings_dir).attach(server)
+    if audit_sink is not None:
+        server.app.audit.sink = audit_sink
+    http_port = (HttpServer(server.app, settings).attach(server)
+                 if settings.http_listen != "off" else None)
     await server.start()
     try:
-        if serving is not None:
-            serving(server)
+        _log_serving(settings, server.port, http_port, metrics_port)
         await stop.wait()
     finally:
         log.info("stopping", grace_seconds=settings.grace_period)
         await server.stop(settings.grace_period)
     return server
+
+
+def _log_serving(
+    settings: Settings, port: int, http_port: int | None, metrics_port: int | None
+) -> None:
+    if not settings.tls_cert and not _loopback(settings.listen):
+        log.warning(
+            "plaintext_on_network",
+            listen=settings.listen,
+            detail="no TLS: AccessService takes no caller token, so anyone who can "
+            "reach this port may ask about any token, and admin tokens cross the "
+            "network in clear; serve TLS/mTLS (--tls-cert, --tls-key, "
+            "--tls-client-ca) or restrict the network",
+        )
+    if http_port is not None:
+        log.info("serving_http", listen=settings.http_listen, port=http_port)
+    if metrics_port is not None:
+        log.info("serving_metrics", listen=settings.metrics_listen, port=metrics_port)
+    log.info(
+        "serving",
+        listen=settings.listen,
+        port=port,
+        store=settings.database_url and "postgresql" or settings.db,
+        metrics=settings.metrics_listen or None,
+    )
+
+
+def _loopback(listen: str) -> bool:
+    host = listen.rpartition(":")[0].removeprefix("[").removesuffix("]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 class Server:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import ipaddress
 import json
 import os
 import shutil
@@ -20,7 +19,7 @@ from service import __version__
 from service.logs import configure_logging
 from service.settings import Settings, add_arguments, from_args, worker_argv
 
-from .ports import PortUnavailable, group_lock, probe, split_listen
+from .ports import PortUnavailable, group_lock, probe, reserve
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -67,59 +66,14 @@ class _CannotStart(Exception):
 
 
 async def _serve(settings: Settings) -> bool:
-    """Serve gRPC (and the HTTP API, as a task on the same loop) until
-    SIGTERM/SIGINT; whether every handler returned."""
+    """Serve (service.server.serve: gRPC, the HTTP API, ...) until SIGTERM/SIGINT;
+    whether every handler returned."""
     log = structlog.get_logger("authzd")
     from service.domain.errors import AuthzdError
-    from service.server import AuthzdServer, serve  # imported late: keeps `authzd --help` fast
+    from service.server import serve  # imported late: keeps `authzd --help` fast
     from service.store.database import NoDatabase
 
-    if settings.http_listen != "off":
-        # Imported before the server starts, whose start() moves everything
-        # imported so far out of the cyclic GC's scans (gc.freeze).
-        import service.http.serve  # noqa: F401
-    if settings.metrics_listen:
-        from service.transport.metrics import start_metrics
-
-        try:
-            start_metrics(settings.metrics_listen)
-        except (ValueError, OSError) as exc:
-            raise _CannotStart(f"--metrics-listen {settings.metrics_listen}: {exc}") from exc
-
-    http_port: list[int] = []
-
-    def setup(server: AuthzdServer) -> None:
-        if settings.siblings_dir:
-            from service.transport.siblings import Siblings
-
-            Siblings(settings.siblings_dir).attach(server)
-        if settings.audit_log == "-" and _console(settings.log_format):
-            server.app.audit.sink = ConsoleAuditSink()
-        if settings.http_listen != "off":
-            from service.http.serve import HttpServer
-
-            http_port.append(HttpServer(server.app, settings).attach(server))
-
-    def serving(server: AuthzdServer) -> None:
-        if not settings.tls_cert and not _loopback(settings.listen):
-            log.warning(
-                "plaintext_on_network",
-                listen=settings.listen,
-                detail="no TLS: AccessService takes no caller token, so anyone who can "
-                "reach this port may ask about any token, and admin tokens cross the "
-                "network in clear; serve TLS/mTLS (--tls-cert, --tls-key, "
-                "--tls-client-ca) or restrict the network",
-            )
-        if http_port:
-            log.info("serving_http", listen=settings.http_listen, port=http_port[0])
-        log.info(
-            "serving",
-            listen=settings.listen,
-            port=server.port,
-            store=settings.database_url and "postgresql" or settings.db,
-            metrics=settings.metrics_listen or None,
-        )
-
+    console_audit = settings.audit_log == "-" and _console(settings.log_format)
     # The loop's signal handlers run on the loop (a wakeup fd), whichever
     # thread the kernel hands the signal to; set before the "serving" line, so
     # a SIGTERM sent as soon as it is read stops cleanly.
@@ -128,7 +82,8 @@ async def _serve(settings: Settings) -> bool:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        server = await serve(settings, stop, setup=setup, serving=serving)
+        server = await serve(
+            settings, stop, audit_sink=ConsoleAuditSink() if console_audit else None)
     except (ValueError, OSError, AuthzdError, NoDatabase) as exc:
         log.error("cannot_start", error=str(exc))
         raise _CannotStart(str(exc)) from exc
@@ -141,16 +96,6 @@ async def _serve(settings: Settings) -> bool:
 
 def _console(log_format: str) -> bool:
     return log_format == "console" or (log_format == "auto" and sys.stderr.isatty())
-
-
-def _loopback(listen: str) -> bool:
-    host = listen.rpartition(":")[0].removeprefix("[").removesuffix("]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name: it may resolve to anything
-        return False
 
 
 class ConsoleAuditSink:
@@ -209,11 +154,14 @@ def supervise(args: argparse.Namespace) -> int:
     SIGTERM/SIGINT to them, and exit when they have all stopped."""
     configure_logging(args.log_level, args.log_format)
     log = structlog.get_logger("authzd")
+    held = []
     try:
-        if split_listen(args.listen)[1] == 0:
-            raise SystemExit("error: --workers needs a fixed port in --listen")
-        if args.http_listen != "off" and split_listen(args.http_listen)[1] == 0:
-            raise SystemExit("error: --workers needs a fixed port in --http-listen (or off)")
+        # Port 0: the supervisor picks the port and holds it; the workers share it.
+        args.listen, grpc_held = reserve(args.listen)
+        held.append(grpc_held)
+        if args.http_listen != "off":
+            args.http_listen, http_held = reserve(args.http_listen)
+            held.append(http_held)
         # The lock first: of two groups started together, one waits for nothing
         # and fails here; then the probe: any listener (a group, a single server,
         # another program) makes it fail. Held until the supervisor exits.
@@ -224,6 +172,9 @@ def supervise(args: argparse.Namespace) -> int:
             lock.close()
             raise
     except PortUnavailable as exc:
+        for s in held:
+            if s is not None:
+                s.close()
         print(f"error: {exc}", file=sys.stderr)
         return 1
     settings = from_args(args)
@@ -240,7 +191,8 @@ def supervise(args: argparse.Namespace) -> int:
     argv = [sys.executable, "-m", "service", "serve", *flags]
     env = {**os.environ, **secrets}
     children = [subprocess.Popen(argv, env=env) for _ in range(args.workers)]
-    log.info("workers_started", workers=args.workers, pids=[c.pid for c in children])
+    log.info("workers_started", workers=args.workers, pids=[c.pid for c in children],
+             listen=settings.listen, http_listen=settings.http_listen)
 
     def forward(signum: int, _frame: object) -> None:
         for child in children:
@@ -254,4 +206,7 @@ def supervise(args: argparse.Namespace) -> int:
     finally:
         shutil.rmtree(siblings, ignore_errors=True)
         lock.close()
+        for s in held:
+            if s is not None:
+                s.close()
     return max(codes, default=0)

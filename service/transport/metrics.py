@@ -34,12 +34,15 @@ def counter(name: str, documentation: str, labels: list[str]) -> Any:
     return prometheus_client.Counter(name, documentation, labels)
 
 
-def start_metrics(listen: str) -> None:
-    """Serve /metrics on HOST:PORT (a thread of prometheus_client's)."""
+def start_metrics(listen: str) -> int:
+    """Serve /metrics on HOST:PORT (a thread of prometheus_client's); the bound
+    port (port 0 picks one)."""
     require_extra("metrics_listen")
     assert prometheus_client is not None
     host, _, port = listen.rpartition(":")
-    prometheus_client.start_http_server(int(port), addr=host or "127.0.0.1")
+    started = prometheus_client.start_http_server(int(port), addr=host or "127.0.0.1")
+    # prometheus_client returns (server, thread) since 0.17; older ones nothing.
+    return int(started[0].server_port) if started else int(port)
 
 
 DECISIONS = counter(
