@@ -68,7 +68,8 @@ class Settings:
         "127.0.0.1:8086", "where to serve the InfluxDB-compatible HTTP API and the web "
         "console, with the same TLS flags as gRPC; off for nowhere", metavar="HOST:PORT")
     workers: int = setting(
-        1, "server processes sharing the ports (SO_REUSEPORT); needs fixed ports. A port "
+        1, "server processes sharing the ports (SO_REUSEPORT; with port 0 the supervisor "
+        "picks the ports they share and logs them in workers_started). A port "
         "another authzd (group) already serves is refused", metavar="N")
     threads: int = setting(
         16, "threads for admin RPCs (store writes, password hashing); CheckAccess runs on "

@@ -1,15 +1,14 @@
 """`authzd serve` as a real process, the one way the tests start it.
 
 gRPC and the HTTP API listen on port 0; the ports are read from the server's own
-log lines: `serving_http` (logged first, when HTTP is on) and `serving` (once
-health says SERVING), as JSON (`--log-format json`, the default here) or as
-console lines (`--log-format console`: `... serving   listen=... port=N`). So
-the log level must let info lines through.
+log lines: `serving_http` and `serving_metrics` (logged first, when HTTP or
+--metrics-listen is on) and `serving` (once health says SERVING), as JSON
+(`--log-format json`, the default here) or as console lines
+(`--log-format console`: `... serving   listen=... port=N`). So the log level
+must let info lines through.
 
-`--workers N` needs fixed ports (the supervisor refuses port 0): give it
-`--listen 127.0.0.1:{port}` with a port from `reserved_port()`; the start then
-waits for all N workers' `serving` lines. The same goes for `--metrics-listen`,
-whose port 0 is not logged.
+`--workers N` on port 0: the supervisor picks the port the workers share; the
+start waits for all N workers' `serving` lines.
 
     server = ServeProcess.start(["--db", str(db)], env, cwd)      # stderr captured
     server = ServeProcess.start([...], log=tmp_path / "serve.log")  # stderr to a file
@@ -44,7 +43,11 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 # A console log line's event and port: `2026-...Z [info     ] serving    listen=... port=N`.
-_CONSOLE = re.compile(r"^\S+ \[\w+\s*\] (serving_http|serving)\s.*?\bport=(\d+)\b")
+_CONSOLE = re.compile(
+    r"^\S+ \[\w+\s*\] (serving_http|serving_metrics|serving)\s.*?\bport=(\d+)\b")
+
+
+_EVENTS = ("serving", "serving_http", "serving_metrics")
 
 
 def serve_env(*drop: str) -> dict[str, str]:
@@ -60,12 +63,13 @@ def health_status(channel: grpc.Channel, timeout: float = 1.0) -> int:
 
 @contextlib.contextmanager
 def reserved_port() -> Iterator[int]:
-    """A fixed port for what cannot listen on port 0 (`--workers`, `--metrics-listen`,
-    Envoy's listener). Held while the block runs: bound with SO_REUSEADDR and never
-    listening, so no port-0 bind is handed it, while a server that binds with
-    SO_REUSEADDR (grpc, the HTTP API, Prometheus's server, Envoy) still can, and its
-    listening makes the port taken for anyone else. Release it once the server
-    listens (leave the block)."""
+    """A fixed port for what cannot listen on port 0 (Envoy's listener; tests of a
+    given port, e.g. the group lock). Held while the block runs: bound with
+    SO_REUSEADDR and never listening, so no port-0 bind is handed it, while a
+    server that binds with SO_REUSEADDR (grpc, the HTTP API, Prometheus's server,
+    Envoy) still can, and its listening makes the port taken for anyone else.
+    Release it once the server listens (leave the block). `authzd serve
+    --workers N` does the same for its own port 0 (service/cli/ports.py)."""
     with socket.socket() as held:
         held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         held.bind(("127.0.0.1", 0))
@@ -99,6 +103,7 @@ class ServeProcess:
         self.proc: subprocess.Popen[str] = None  # type: ignore[assignment]
         self.port = 0
         self.http_port = 0
+        self.metrics_port = 0
         self._lines: list[str] = []
         self._serving = 0
         self._ready = threading.Event()
@@ -129,7 +134,7 @@ class ServeProcess:
                 "--log-format", "json"]
         if self.http is not None:
             argv += ["--http-listen", self.http]
-        self.port = self.http_port = self._serving = 0
+        self.port = self.http_port = self.metrics_port = self._serving = 0
         self._lines = []
         self._ready.clear()
         if self.log is not None:
@@ -177,11 +182,12 @@ class ServeProcess:
             self._scan(line)
 
     def _scan(self, line: str) -> None:
-        """Take the port from a `serving_http` or `serving` line, JSON or console."""
+        """Take the port from a `serving_http`, `serving_metrics` or `serving` line,
+        JSON or console."""
         event: Any = None
         with contextlib.suppress(ValueError):
             event = json.loads(line)
-        if isinstance(event, dict) and event.get("event") in ("serving", "serving_http"):
+        if isinstance(event, dict) and event.get("event") in _EVENTS:
             name, port = event["event"], int(event["port"])
         elif m := _CONSOLE.match(line):
             name, port = m[1], int(m[2])
@@ -189,6 +195,8 @@ class ServeProcess:
             return
         if name == "serving_http":
             self.http_port = port
+        elif name == "serving_metrics":
+            self.metrics_port = port
         else:
             self.port = port
             self._serving += 1

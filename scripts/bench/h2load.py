@@ -32,7 +32,7 @@ from scripts.bench.common import (
     warm,
 )
 from scripts.bench.noop import noop_server
-from scripts.bench.procs import Server, authzd_server, fixed_port
+from scripts.bench.procs import Server, authzd_server
 
 H2_PATH = "/authzd.v1.AccessService/CheckAccess"
 
@@ -87,12 +87,12 @@ def run(ctx: Context) -> list[Row]:
         raise RuntimeError("h2load is missing (apt-get install nghttp2-client; scripts/test.sh)")
     fx, rounds, requests = ctx.fx_big, ctx.sizes.rounds, ctx.sizes.h2_requests
     _, frame = allowed_frame(fx)
-    # prometheus_client's server does not say which port 0 became.
-    metrics_port = fixed_port()
+    authzd_proc = authzd_server(fx.db, "--metrics-listen", "127.0.0.1:0")
+    metrics_port = authzd_proc.metrics_port  # logged as serving_metrics
     servers: dict[str, Server] = {
         "sync": noop_server(),
         "aio": noop_server(aio=True),
-        "authzd": authzd_server(fx.db, "--metrics-listen", f"127.0.0.1:{metrics_port}"),
+        "authzd": authzd_proc,
     }
     cpu: dict[str, list[float]] = {k: [] for k in servers}
     sent = {k: 0 for k in servers}

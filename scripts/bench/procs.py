@@ -47,8 +47,8 @@ def authzd_server(
 
 
 def fixed_port() -> int:
-    """A port free now, for what cannot bind port 0 and say which it got: a
-    `--workers` group, `--metrics-listen`, Envoy's listeners. Racy (another
+    """A port free now, for what cannot bind port 0 and say which it got:
+    Envoy's listeners (its config has no admin listener to tell). Racy (another
     process may take it before it is bound); use only there."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,6 +1,6 @@
-"""`--workers 2` against `--workers 1` (groups on a fixed port, SO_REUSEPORT):
-with two grpc.aio load processes, and under h2load with 2 threads. The same 2
-cores run the load."""
+"""`--workers 2` against `--workers 1` (groups on port 0: the supervisor picks
+the port its workers share, SO_REUSEPORT): with two grpc.aio load processes,
+and under h2load with 2 threads. The same 2 cores run the load."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from scripts.bench.common import (
     median_result,
     row,
 )
-from scripts.bench.procs import ServeProcess, authzd_server, fixed_port
+from scripts.bench.procs import ServeProcess, authzd_server
 
 
 def per_group(fx: Fixture, rounds: int, measure: Callable[[ServeProcess], T]) -> dict[str, list[T]]:
@@ -30,9 +30,8 @@ def per_group(fx: Fixture, rounds: int, measure: Callable[[ServeProcess], T]) ->
 
     def group(workers: int) -> Callable[[], T]:
         def run() -> T:
-            # A group needs a fixed port: the port-0 start cannot serve it.
-            server = authzd_server(fx.db, "--listen", f"127.0.0.1:{fixed_port()}",
-                                   "--workers", str(workers))
+            # Port 0: the supervisor picks the port its workers share.
+            server = authzd_server(fx.db, "--workers", str(workers))
             try:
                 return measure(server)
             finally:

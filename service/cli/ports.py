@@ -5,6 +5,10 @@
   anything listens there, a `--workers` group included, so a refused start says so
   in one line before a database file is created and before grpc logs its own
   error.
+- `reserve(listen)`: for `--workers N` on port 0, a free port chosen by the
+  supervisor and held (bound with SO_REUSEADDR, never listening) while it runs:
+  no other port-0 bind is given it, and the workers, binding with SO_REUSEADDR
+  and SO_REUSEPORT, still can. The workers are handed the fixed port.
 - `group_lock(listen)`: the supervisor of `--workers N` holds an exclusive lock
   keyed by the port (and uid: SO_REUSEPORT only shares a port within one uid) for
   its lifetime, so two groups started at the same moment cannot both pass the
@@ -34,6 +38,30 @@ def split_listen(listen: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or int(port) > 65535:
         raise PortUnavailable(f"cannot listen on {listen}: give HOST:PORT, e.g. 127.0.0.1:50051")
     return host.removeprefix("[").removesuffix("]"), int(port)
+
+
+def reserve(listen: str) -> tuple[str, socket.socket | None]:
+    """`listen` with port 0 replaced by a free port held by the returned socket
+    (close it when the group stops); another port is returned as it is, with
+    no socket."""
+    host, port = split_listen(listen)
+    if port != 0:
+        return listen, None
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise PortUnavailable(f"cannot listen on {listen}: {exc.strerror}") from None
+    held = socket.socket(family, kind, proto)
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        held.bind(address)
+    except OSError as exc:
+        held.close()
+        raise PortUnavailable(f"cannot listen on {listen}: {exc.strerror}") from None
+    chosen = held.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{chosen}", held
 
 
 def probe(listen: str) -> None:

@@ -33,7 +33,7 @@ from google.protobuf import field_mask_pb2
 from service.server import create_server
 from service.settings import Settings
 from tests.conftest import FAST_HASHER, Admin, Running, md, sqlite_only
-from tests.serving import ServeProcess, reserved_port
+from tests.serving import ServeProcess
 
 CHECKERS = 32
 TOKENS = 40
@@ -242,11 +242,11 @@ def test_a_revocation_through_one_worker_holds_on_its_sibling_at_once(tmp_path: 
 def test_workers_2_revocations_hold_on_every_connection(tmp_path: Path) -> None:
     """`--workers 2`: connections land on either worker (SO_REUSEPORT); a
     revocation through one connection holds on all of them at once."""
-    with reserved_port() as port:  # --workers needs a fixed port; started: both workers serve
-        server = ServeProcess.start(
-            ["--db", str(tmp_path / "a.db"), "--listen", f"127.0.0.1:{port}", "--workers", "2",
-             "--poll-interval", "60", "--stale-after", "120"],
-            log=tmp_path / "serve.log", http="off")
+    # Port 0: the supervisor picks one the workers share; started: both serve.
+    server = ServeProcess.start(
+        ["--db", str(tmp_path / "a.db"), "--workers", "2",
+         "--poll-interval", "60", "--stale-after", "120"],
+        log=tmp_path / "serve.log", http="off")
     setup = server.client()
     channels: list[grpc.Channel] = []
     try:

@@ -7,15 +7,16 @@ import urllib.request
 from authzd.v1 import access_service_pb2 as access_pb
 from authzd.v1 import types_pb2
 
-from tests.serving import ServeProcess, reserved_port
+from tests.serving import ServeProcess
 
 
 def test_decisions_are_counted_by_reason(tmp_path):  # type: ignore[no-untyped-def]
-    # --metrics-listen's port 0 would not be logged: a fixed one, held until it listens.
-    with reserved_port() as metrics_port:
-        server = ServeProcess.start(
-            ["--db", str(tmp_path / "m.db"), "--metrics-listen", f"127.0.0.1:{metrics_port}"],
-            log=tmp_path / "serve.log", http="off")
+    # Port 0: the bound port is logged (`serving_metrics`).
+    server = ServeProcess.start(
+        ["--db", str(tmp_path / "m.db"), "--metrics-listen", "127.0.0.1:0"],
+        log=tmp_path / "serve.log", http="off")
+    metrics_port = server.metrics_port
+    assert metrics_port > 0
     try:
         client = server.client()
         req = access_pb.CheckAccessRequest(
