@@ -238,7 +238,6 @@ def list_(
             auth_id=auth_id,
         ),
         lambda a: _can_see(caller, a, Action.READ),
-        lambda a: a.id,
     )
 
 

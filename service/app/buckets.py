@@ -80,7 +80,6 @@ def list_(
         req,
         lambda page: app.store.list_buckets(page, only_org, name),
         lambda b: caller.holds(_bucket_perm(Action.READ, b.org_id, b.id)),
-        lambda b: b.id,
     )
 
 

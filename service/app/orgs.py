@@ -59,7 +59,6 @@ def list_(
         page_request("orgs", page_size, page_token),
         lambda page: app.store.list_orgs(page, name),
         lambda org: caller.holds(_org_perm(Action.READ, org.id)),
-        lambda org: org.id,
     )
 
 

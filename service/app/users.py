@@ -86,7 +86,6 @@ def list_(
         page_request("users", page_size, page_token),
         lambda page: app.store.list_users(page, name),
         lambda user: caller.holds(_user_perm(Action.READ, user.id)),
-        lambda user: user.id,
     )
 
 

@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from service.domain.errors import InvalidArgument
 from service.domain.ids import is_valid_id
@@ -23,7 +23,6 @@ MAX_PASSWORD = 256
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
-T = TypeVar("T")
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
@@ -118,17 +117,22 @@ def next_page_token(kind: str, last_id: str) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{last_id}".encode("ascii")).decode("ascii")
 
 
+class Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Rec = TypeVar("Rec", bound=Identified)
+
+
 def collect_page(
-    req: PageRequest,
-    fetch: Callable[[Page], list[T]],
-    visible: Callable[[T], bool],
-    key: Callable[[T], str],
-) -> tuple[list[T], str]:
+    req: PageRequest, fetch: Callable[[Page], list[Rec]], visible: Callable[[Rec], bool]
+) -> tuple[list[Rec], str]:
     """Fill one page with visible items, scanning the store by id in chunks;
     invisible items are left out silently (existence never leaks). The token is
     empty on the page that holds the last visible item (AIP-158): a full page
     looks one visible item further before handing out a token."""
-    out: list[T] = []
+    out: list[Rec] = []
     after = req.after
     chunk = req.size + 1
     while True:
@@ -136,11 +140,11 @@ def collect_page(
         for item in batch:
             if visible(item):
                 if len(out) == req.size:
-                    return out, next_page_token(req.kind, key(out[-1]))
+                    return out, next_page_token(req.kind, out[-1].id)
                 out.append(item)
         if len(batch) < chunk:
             return out, ""
-        after = key(batch[-1])
+        after = batch[-1].id
 
 
 def updated(record: R, chosen: set[str], now: datetime, **values: Any) -> R:
