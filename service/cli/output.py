@@ -56,10 +56,6 @@ def _proto_times(m: Any) -> Record:
     return {"create_time": _ts(m, "create_time"), "update_time": _ts(m, "update_time")}
 
 
-def _domain_times(d: Any) -> Record:
-    return {"create_time": iso(d.create_time), "update_time": iso(d.update_time)}
-
-
 def authorization_record(a: Any) -> Record:
     return {
         "id": a.id,
@@ -104,45 +100,6 @@ def bucket_record(b: Any) -> Record:
         "org": b.org,
         "description": b.description,
         **_proto_times(b),
-    }
-
-
-# -- records from domain objects (recovery reads the database) ---------------
-
-
-def domain_authorization_record(a: Any) -> Record:
-    return {
-        "id": a.id,
-        "description": a.description,
-        "status": status_text(a.status),
-        "user_id": a.user_id,
-        "user": a.user_name,
-        "org_id": a.org_id,
-        "org": a.org_name,
-        "permissions": [format_permission(p) for p in a.permissions],
-        "token_hint": a.token_hint,
-        **_domain_times(a),
-        "expire_time": iso(a.expire_time),
-        "last_used_time": iso(a.last_used_time),
-    }
-
-
-def domain_user_record(u: Any) -> Record:
-    return {
-        "id": u.id,
-        "name": u.name,
-        "status": status_text(u.status),
-        "has_password": u.has_password,
-        **_domain_times(u),
-    }
-
-
-def domain_org_record(o: Any) -> Record:
-    return {
-        "id": o.id,
-        "name": o.name,
-        "description": o.description,
-        **_domain_times(o),
     }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from service.settings import LOCATION, add_arguments
+from service.transport.convert import authorization_to_proto, org_to_proto, user_to_proto
 
 from . import output, prompts
 from .common import STATUSES
@@ -168,7 +169,8 @@ def auth_list(args: argparse.Namespace) -> int:
     from service.app import recovery
 
     with _Opened(args) as rec:
-        records = [output.domain_authorization_record(a) for a in recovery.list_authorizations(rec)]
+        records = [output.authorization_record(authorization_to_proto(a))
+                   for a in recovery.list_authorizations(rec)]
     output.show(args, records, output.AUTH_COLUMNS)
     return 0
 
@@ -203,7 +205,7 @@ def create_operator(args: argparse.Namespace) -> int:
             raise CliError(f"the token was created but {path} could not be written "
                            f"({exc.strerror}); it is printed above — keep it") from None
         saved = str(path)
-    record = output.domain_authorization_record(auth)
+    record = output.authorization_record(authorization_to_proto(auth))
     if getattr(args, "json", False):
         output.emit_json({"authorization": record, "token": token, "config_path": saved or None})
         sys.stderr.write(SHOWN_ONCE + "\n")
@@ -224,7 +226,7 @@ def user_list(args: argparse.Namespace) -> int:
     from service.app import recovery
 
     with _Opened(args) as rec:
-        records = [output.domain_user_record(u) for u in recovery.list_users(rec)]
+        records = [output.user_record(user_to_proto(u)) for u in recovery.list_users(rec)]
     output.show(args, records, output.USER_COLUMNS)
     return 0
 
@@ -235,7 +237,7 @@ def user_create(args: argparse.Namespace) -> int:
     password = prompts.password(args.password, args.password_stdin)
     with _Opened(args) as rec:
         user = recovery.create_user(rec, args.username, password)
-    output.show(args, output.domain_user_record(user), output.USER_COLUMNS)
+    output.show(args, output.user_record(user_to_proto(user)), output.USER_COLUMNS)
     return 0
 
 
@@ -255,7 +257,7 @@ def user_update(args: argparse.Namespace) -> int:
             user = recovery.update_user(rec, args.username, password, status)
         except AuthzdError as err:
             raise _hinted(err, {"USER_NOT_FOUND": " — see `authzd recovery user list`"}) from None
-    output.show(args, output.domain_user_record(user), output.USER_COLUMNS)
+    output.show(args, output.user_record(user_to_proto(user)), output.USER_COLUMNS)
     return 0
 
 
@@ -263,7 +265,7 @@ def org_list(args: argparse.Namespace) -> int:
     from service.app import recovery
 
     with _Opened(args) as rec:
-        records = [output.domain_org_record(o) for o in recovery.list_orgs(rec)]
+        records = [output.org_record(org_to_proto(o)) for o in recovery.list_orgs(rec)]
     output.show(args, records, output.ORG_COLUMNS)
     return 0
 
@@ -273,5 +275,5 @@ def org_create(args: argparse.Namespace) -> int:
 
     with _Opened(args) as rec:
         org = recovery.create_org(rec, args.name, args.description)
-    output.show(args, output.domain_org_record(org), output.ORG_COLUMNS)
+    output.show(args, output.org_record(org_to_proto(org)), output.ORG_COLUMNS)
     return 0
