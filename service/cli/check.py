@@ -72,10 +72,7 @@ def run_check(args: argparse.Namespace) -> int:
         "user_id": r.user_id or None,
         "org_id": r.org_id or None,
     }
-    if getattr(args, "json", False):
-        output.emit_json(record)
-        return 0
-    output.emit(output.fields([
+    output.show_fields(args, record, [
         ("Decision", "allowed" if r.allowed else "denied"),
         ("Reason", reason),
         ("Permission", args.permission),
@@ -83,7 +80,7 @@ def run_check(args: argparse.Namespace) -> int:
         ("Authorization", r.authorization_id or "-"),
         ("User", r.user_id or "-"),
         ("Org", r.org_id or "-"),
-    ]))
+    ])
     return 0
 
 
@@ -107,10 +104,7 @@ def run_local_config(args: argparse.Namespace) -> int:
         "tls_cert": target.tls_cert or None,
         "tls_key": target.tls_key or None,
     }
-    if getattr(args, "json", False):
-        output.emit_json(record)
-        return 0
-    output.emit(output.fields([
+    output.show_fields(args, record, [
         ("Config file", f"{path}" + ("" if record["config_file_exists"] else " (none yet)")),
         ("Host", f"{target.host} (from {record['host_source']})"),
         ("Token", f"{target.token[:8]}… (from {target.token_source})" if target.token
@@ -118,7 +112,7 @@ def run_local_config(args: argparse.Namespace) -> int:
         ("Default org", target.default_org or "-"),
         ("TLS", ", ".join(f"{k} {v}" for k, v in (("--tls-ca", target.tls_ca), (
             "--tls-cert", target.tls_cert), ("--tls-key", target.tls_key)) if v) or "off"),
-    ]))
+    ])
     return 0
 
 

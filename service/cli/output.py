@@ -243,6 +243,15 @@ def fields(pairs: Sequence[tuple[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def show_fields(args: Any, record: Any, pairs: Sequence[tuple[str, Any]]) -> None:
+    """One object: --json prints `record`; else the `Key  value` block of `pairs`
+    (the same facts, worded for people)."""
+    if getattr(args, "json", False):
+        emit_json(record)
+    else:
+        emit(fields(pairs))
+
+
 def emit(text: str) -> None:
     sys.stdout.write(text + "\n")
 
