@@ -10,6 +10,8 @@ misspelt bucket costs a dictionary lookup each, not a query).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from service.store.database import Page, Store
 
@@ -43,36 +45,43 @@ class NameIndex:
     def org_id(self, name: str, memory_only: bool = False) -> str | None:
         """The id of the organization named `name`, None if there is none.
         memory_only: NeedsStore instead of reading the store."""
-        self._current()
-        try:
-            return self._orgs[name]
-        except KeyError:
-            if memory_only:
-                raise NeedsStore() from None
-        generation = self._generation
-        with self._store.read():
+
+        def load() -> str | None:
             org = self._store.get_org_by_name(name)
-        found = org.id if org else None
-        self._keep(self._orgs, name, found, generation)
-        return found
+            return org.id if org else None
+
+        return self._lookup(self._orgs, name, memory_only, load)
 
     def bucket_id(self, org_id: str, name: str, memory_only: bool = False) -> str | None:
         """The id of the bucket named `name` in org `org_id`, None if none."""
+
+        def load() -> str | None:
+            found = self._store.list_buckets(Page("", 1), org_id=org_id, name=name)
+            return found[0].id if found else None
+
+        return self._lookup(self._buckets, (org_id, name), memory_only, load)
+
+    def _lookup(
+        self, table: dict[Any, str | None], key: object, memory_only: bool,
+        load: Callable[[], str | None],
+    ) -> str | None:
+        """The kept answer for `key`, else (unless memory_only: NeedsStore) the
+        store's, kept unless a write came in meanwhile."""
         self._current()
-        key = (org_id, name)
         try:
-            return self._buckets[key]
+            return table[key]
         except KeyError:
             if memory_only:
                 raise NeedsStore() from None
         generation = self._generation
         with self._store.read():
-            buckets = self._store.list_buckets(Page("", 1), org_id=org_id, name=name)
-        found = buckets[0].id if buckets else None
-        self._keep(self._buckets, key, found, generation)
+            found = load()
+        self._keep(table, key, found, generation)
         return found
 
-    def _keep(self, table: dict, key: object, value: str | None, generation: int) -> None:  # type: ignore[type-arg]
+    def _keep(
+        self, table: dict[Any, str | None], key: object, value: str | None, generation: int
+    ) -> None:
         with self._lock:
             if generation != self._generation or self._access.generation != generation:
                 return  # a write happened meanwhile: do not keep a possibly old answer
