@@ -67,14 +67,14 @@ def test_wheel_has_only_private_envoy_modules_and_works_in_a_fresh_venv(tmp_path
     # serves, and a flag that needs one is refused with one line naming it.
     authzd = str(venv / "bin" / "authzd")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    db = ["--db", str(tmp_path / "x.db")]
     for flags, extra, module in (
         (["--database-url", "postgresql://u:secret-pw@127.0.0.1:9/d"], "postgres", "psycopg2"),
-        (["--metrics-listen", "127.0.0.1:0"], "metrics", "prometheus_client"),
+        ([*db, "--metrics-listen", "127.0.0.1:0"], "metrics", "prometheus_client"),
     ):
-        flag = flags[0]
+        flag = flags[-2]
         refused = subprocess.run(
-            [authzd, "serve", "--db", str(tmp_path / "x.db"), "--listen", "127.0.0.1:0",
-             "--http-listen", "off", *flags],
+            [authzd, "serve", "--listen", "127.0.0.1:0", "--http-listen", "off", *flags],
             capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
         assert (refused.returncode, refused.stderr) == (1, (
             f"error: {flag} needs the {extra} extra ({module} is not installed): "
