@@ -5,6 +5,7 @@ exporter (googleapis-common-protos users) keep working beside authzd."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -88,3 +89,21 @@ def test_wheel_has_only_private_envoy_modules_and_works_in_a_fresh_venv(tmp_path
     assert recovery.stderr.startswith("error: --database-url needs the postgres extra"), \
         recovery.stderr
     assert "secret-pw" not in recovery.stderr and "Traceback" not in recovery.stderr
+    # And the core serves without them: gRPC and the HTTP API, then a clean stop.
+    serve = subprocess.Popen(
+        [authzd, "serve", *db, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+         "--log-format", "json", "--audit-log", "off"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path, env=env)
+    try:
+        assert serve.stderr is not None
+        events = []
+        for line in serve.stderr:
+            events.append(json.loads(line)["event"])
+            if events[-1] == "serving":
+                break
+        assert events[-2:] == ["serving_http", "serving"], events
+    finally:
+        serve.terminate()
+        serve.communicate(timeout=30)  # reads the rest and closes the pipe
+    assert serve.returncode == 0
