@@ -254,9 +254,10 @@ class DenialLog:
         self.max_kinds = max_kinds
         self._seen: dict[tuple[Reason, str, Permission | str], list[float]] = {}
 
-    def record(self, decision: Decision, requested: Permission | str) -> None:
+    def record(self, decision: Decision, requested: Permission | str, **detail: str) -> None:
         """`requested` is the permission, or (ext_authz with no permission to
-        decide on) a short text saying why there was none."""
+        decide on) a short text saying why there was none. `detail` goes on the
+        line but is not part of the kind."""
         key = (decision.reason, decision.authorization_id, requested)
         now = time.monotonic()
         entry = self._seen.get(key)
@@ -272,6 +273,7 @@ class DenialLog:
             permission=requested if isinstance(requested, str) else format_permission(requested),
             authorization_id=decision.authorization_id,
             repeats_since_last=int(entry[1]) if entry else 0,
+            **detail,
         )
 
 

@@ -284,3 +284,20 @@ def test_bytes_that_are_not_a_check_request_are_invalid_argument(served) -> None
     with pytest.raises(grpc.RpcError) as info:
         call(b"\xff\xff\xff", timeout=5)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_denials_without_a_rule_are_one_kind_whatever_the_path(served) -> None:  # type: ignore[no-untyped-def]
+    """A scan of unmatched paths is one rate-limited kind of denial (a line for
+    the first, with its path and no query string), not a log line a request."""
+    from structlog.testing import capture_logs
+
+    client, envoy, _ = served
+    admin = setup_admin(client)
+    with capture_logs() as logs:
+        for i in range(5):
+            r = envoy.check("GET", f"/no/rule/{i}?token=secret-{i}", admin.token)
+            assert headers_of(r.denied_response.headers)["x-authzd-reason"] == "NO_RULE"
+    denied = [e for e in logs if e["event"] == "denied"]
+    assert [(e["permission"], e["path"], e["method"]) for e in denied] == [
+        ("NO_RULE", "/no/rule/0", "GET")]
+    assert "secret-" not in repr(logs)
