@@ -221,6 +221,15 @@ def _from_env(f: dataclasses.Field[Any], environ: Mapping[str, str]) -> Any:
         raise SystemExit(f"error: {name}={text!r} is not a valid {converter.__name__}") from None
 
 
+def split_host_port(listen: str) -> tuple[str, int] | None:
+    """A HOST:PORT setting's host (IPv6 brackets removed; "" if none) and port,
+    or None when it is not of that form (each flag words its own error)."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        return None
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
 # Which database: the two settings `database_location` decides between.
 LOCATION = ("db", "database_url")
 

@@ -11,9 +11,9 @@ known one, in code and in time.
 
 from __future__ import annotations
 
-import hashlib
-
 from argon2.exceptions import Argon2Error
+
+from service.domain.tokens import token_digest
 
 from .context import App
 
@@ -33,17 +33,13 @@ def _now(app: App) -> float:
     return app.clock.now().timestamp()
 
 
-def name_key(name: str) -> str:
-    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def account_throttled(app: App, user_id: str) -> bool:
     _, until = app.store.signin_state(user_id)
     return until > _now(app)
 
 
 def name_throttled(app: App, name: str) -> bool:
-    _, until = app.store.name_signin_state(name_key(name))
+    _, until = app.store.name_signin_state(token_digest(name))
     return until > _now(app)
 
 
@@ -52,7 +48,7 @@ def record_account_failure(app: App, user_id: str) -> None:
 
 
 def record_name_failure(app: App, name: str) -> None:
-    app.store.record_name_signin_failure(name_key(name), _now(app), backoff_seconds)
+    app.store.record_name_signin_failure(token_digest(name), _now(app), backoff_seconds)
 
 
 def clear_account(app: App, user_id: str) -> None:

@@ -25,6 +25,8 @@ import socket
 import tempfile
 from pathlib import Path
 
+from service.settings import split_host_port
+
 # Errors that mean "someone else has this port" (or we may not have it).
 _TAKEN = {errno.EADDRINUSE, errno.EACCES}
 
@@ -34,10 +36,10 @@ class PortUnavailable(Exception):
 
 
 def split_listen(listen: str) -> tuple[str, int]:
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
+    found = split_host_port(listen)
+    if found is None:
         raise PortUnavailable(f"cannot listen on {listen}: give HOST:PORT, e.g. 127.0.0.1:50051")
-    return host.removeprefix("[").removesuffix("]"), int(port)
+    return found
 
 
 def reserve(listen: str) -> tuple[str, socket.socket | None]:

@@ -320,12 +320,8 @@ def _buckets_patch(app: App, call: Call) -> tuple[int, Any]:
     call.target = Target("bucket", bucket_id)
     given_rules = body.get("retentionRules") is not None
     rules = shapes.retention_rules(body) if given_rules else None
-    paths = [p for p in ("name", "description") if body.get(p) is not None]
-    if given_rules:
-        paths.append("retention_rules")
-    if not paths:
-        raise InvalidArgument("body", "nothing to update; updatable: name, description, "
-                              "retentionRules")
+    paths = [{"retentionRules": "retention_rules"}.get(p, p)
+             for p in patched(body, "name", "description", "retentionRules")]
     call.fields = {"update_mask": paths}
     bucket = buckets.update(app, caller_of(call), bucket_id, paths,
                             shapes.string(body, "name"), shapes.string(body, "description"),
@@ -375,9 +371,7 @@ def _auths_create(app: App, call: Call) -> tuple[int, Any]:
     preset_text = shapes.string(body, "preset")
     if preset_text and preset_text not in PRESETS:
         raise InvalidArgument("preset", 'must be "operator" or "all-access"')
-    perms = shapes.permissions(body)
-    for i, p in enumerate(perms):
-        check_permission(f"permissions[{i}]", p)
+    perms = shapes.permissions(body)  # checked by authorizations.create
     new_status = shapes.status(body)
     auth, token = authorizations.create(
         app,

@@ -23,17 +23,16 @@ from collections.abc import Iterator
 import uvicorn
 
 from service.app.context import App, Host
-from service.settings import Settings
+from service.settings import Settings, split_host_port
 
 from .app import create_http_app
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
+    found = split_host_port(listen)
+    if found is None:
         raise ValueError(f"--http-listen {listen!r}: expected HOST:PORT (port 0-65535) or off")
-    host = host.strip("[]") or "127.0.0.1"
-    return host, int(port)
+    return found[0] or "127.0.0.1", found[1]
 
 
 def _bind(listen: str, reuseport: bool) -> socket.socket:

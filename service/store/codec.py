@@ -22,14 +22,17 @@ def seconds_to_micros(t: float) -> int:
     return int(t * 1_000_000)
 
 
+def seconds(v: int) -> float:
+    """A stored microsecond count as epoch seconds."""
+    return v / 1_000_000
+
+
 def micros_to_seconds(v: int | None) -> float | None:
-    return None if v is None else v / 1_000_000
+    return None if v is None else seconds(v)
 
 
 def from_micros(v: int | None) -> datetime | None:
-    if v is None:
-        return None
-    return datetime.fromtimestamp(v / 1_000_000, tz=UTC)
+    return None if v is None else to_datetime(v)
 
 
 def time_columns(record: Any) -> dict[str, int]:
@@ -44,7 +47,7 @@ def row_times(row: Any) -> tuple[datetime, datetime]:
 
 
 def to_datetime(v: int) -> datetime:
-    return datetime.fromtimestamp(v / 1_000_000, tz=UTC)
+    return datetime.fromtimestamp(seconds(v), tz=UTC)
 
 
 def encode_retention_rules(rules: Sequence[RetentionRule]) -> str:

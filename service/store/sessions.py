@@ -8,7 +8,7 @@ from peewee import JOIN
 
 from service.domain.models import Session
 
-from .codec import SessionRecord, to_micros, user_status
+from .codec import SessionRecord, seconds, to_micros, user_status
 from .engine import Engine
 from .models import SessionRow, UserRow
 
@@ -38,7 +38,7 @@ class SessionQueries(Engine):
         if row is None:
             return None
         session_id, user_id, expire, owner_status = row
-        return SessionRecord(session_id, user_id, expire / 1e6, user_status(owner_status))
+        return SessionRecord(session_id, user_id, seconds(expire), user_status(owner_status))
 
     def delete_session(self, session_id: str) -> None:
         SessionRow.delete().where(SessionRow.id == session_id).execute()

@@ -10,7 +10,7 @@ from peewee import Model
 
 from service.domain.models import Status, User
 
-from .codec import Page, row_times, seconds_to_micros, time_columns, to_micros
+from .codec import Page, row_times, seconds, seconds_to_micros, time_columns, to_micros
 from .engine import Engine, unique_name, unstorable
 from .models import AuthorizationRow, SessionRow, SigninThrottleRow, UserRow
 
@@ -89,7 +89,7 @@ class UserQueries(Engine):
     def signin_state(self, user_id: str) -> tuple[int, float]:
         """(consecutive failures, throttled until) of an account."""
         row = UserRow.get_or_none(UserRow.id == user_id)
-        return (row.failed_signins, row.throttled_until / 1e6) if row else (0, 0.0)
+        return (row.failed_signins, seconds(row.throttled_until)) if row else (0, 0.0)
 
     def clear_signin_state(self, user_id: str) -> None:
         UserRow.update(failed_signins=0, throttled_until=0).where(
@@ -114,7 +114,7 @@ class UserQueries(Engine):
     def name_signin_state(self, key: str) -> tuple[int, float]:
         """(failures, throttled until) of a name with no account."""
         row = SigninThrottleRow.get_or_none(SigninThrottleRow.key == key)
-        return (row.failures, row.throttled_until / 1e6) if row else (0, 0.0)
+        return (row.failures, seconds(row.throttled_until)) if row else (0, 0.0)
 
     def record_name_signin_failure(
         self, key: str, now: float, backoff: Callable[[int], float]

@@ -24,6 +24,7 @@ from service.domain.decision import Decision, Reason
 from service.domain.errors import AuthzdError, InvalidArgument
 from service.domain.permissions import Permission, check_permission, format_permission
 from service.settings import Settings
+from service.tracing import AUTHORIZATION_ID, REASON
 
 from .convert import permission_from_proto, permission_to_proto
 from .errors import to_status
@@ -238,9 +239,9 @@ def add_to_server(servicer: AccessServicer, server: grpc.aio.Server, tracing: An
 def _annotate(span: Any, raw: bytes) -> None:
     """A sampled CheckAccess span's decision reason and authorization id."""
     r = access_pb.CheckAccessResponse.FromString(raw)
-    span.set_attribute("authzd.decision.reason", Reason(r.reason).name)
+    span.set_attribute(REASON, Reason(r.reason).name)
     if r.authorization_id:
-        span.set_attribute("authzd.authorization_id", r.authorization_id)
+        span.set_attribute(AUTHORIZATION_ID, r.authorization_id)
 
 
 class DenialLog:

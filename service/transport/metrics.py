@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from service.settings import require_extra
+from service.settings import require_extra, split_host_port
 
 prometheus_client: ModuleType | None
 try:
@@ -39,10 +39,13 @@ def start_metrics(listen: str) -> int:
     port (port 0 picks one)."""
     require_extra("metrics_listen")
     assert prometheus_client is not None
-    host, _, port = listen.rpartition(":")
-    started = prometheus_client.start_http_server(int(port), addr=host or "127.0.0.1")
+    found = split_host_port(listen)
+    if found is None:
+        raise ValueError("expected HOST:PORT")
+    host, port = found
+    started = prometheus_client.start_http_server(port, addr=host or "127.0.0.1")
     # prometheus_client returns (server, thread) since 0.17; older ones nothing.
-    return int(started[0].server_port) if started else int(port)
+    return int(started[0].server_port) if started else port
 
 
 DECISIONS = counter(
