@@ -173,9 +173,7 @@ def create(
             raise org_not_found(found_org.id)
         if app.store.get_user(owner.id) is None:
             raise user_not_found(owner.id)
-        app.store.create_authorization(auth, token_digest(token))
-        # As stored, with what the store adds on output (bucket names).
-        auth = app.store.get_authorization(auth.id) or auth
+        auth = app.store.create_authorization(auth, token_digest(token))
     return auth, token
 
 

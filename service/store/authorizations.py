@@ -129,8 +129,9 @@ TOKEN_COLUMNS = (
 
 class AuthorizationQueries(Engine):
     def create_authorization(self, auth: Authorization, token_digest: str) -> Authorization:
+        """The authorization as a read would return it (bucket names added)."""
         AuthorizationRow.create(**authorization_row(auth, token_digest))
-        return auth
+        return _with_bucket_names([auth])[0]
 
     def get_authorization(self, auth_id: str) -> Authorization | None:
         row = _query().where(AuthorizationRow.id == auth_id).objects().first()
