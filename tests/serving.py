@@ -61,6 +61,18 @@ def health_status(channel: grpc.Channel, timeout: float = 1.0) -> int:
     return stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout).status
 
 
+def stop_process(proc: subprocess.Popen[Any], timeout: float) -> int:
+    """SIGTERM (if it still runs), up to `timeout` s for it to exit, then
+    SIGKILL; the exit code. For every child a test or the bench starts."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
 @contextlib.contextmanager
 def reserved_port() -> Iterator[int]:
     """A fixed port for what cannot listen on port 0 (Envoy's listener; tests of a
@@ -256,13 +268,7 @@ class ServeProcess:
 
     def stop(self) -> int:
         """SIGTERM, up to 30 s for it to exit (then SIGKILL); the exit code."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            code = self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
+        code = stop_process(self.proc, 30)
         self._close()
         return code
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from authzd.v1 import types_pb2
 
 from scripts.bench.common import ROOT, Context, Row, drive_interleaved, row, warm
-from scripts.bench.procs import authzd_server, fixed_port
+from scripts.bench.procs import authzd_server
 from scripts.bench.upstream import upstream_server
+from tests.serving import reserved_port, stop_process
 
 ENVOY = ROOT / ".venv-envoy" / "bin" / "envoy"
 # Envoy without ext_authz: the same listener and upstream as deploy/envoy.yaml.
@@ -58,14 +59,16 @@ http_connection_manager.v3.HttpConnectionManager
 
 
 def start_envoy(config_text: str, path: Path, **ports: int) -> tuple[subprocess.Popen[bytes], int]:
-    """Envoy on a config template; its listener port is picked here (Envoy's port
-    0 would be told only through an admin interface these configs lack)."""
-    port = fixed_port()
-    path.write_text(string.Template(config_text).substitute(LISTEN_PORT=port, **ports))
-    proc = subprocess.Popen(
-        [str(ENVOY), "-c", str(path), "--disable-hot-restart", "--log-level", "error",
-         "--concurrency", "1", "--base-id", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """Envoy on a config template, listening when this returns. Its listener port
+    is held here until then (Envoy's port 0 would be told only through an admin
+    interface these configs lack)."""
+    with reserved_port() as port:
+        path.write_text(string.Template(config_text).substitute(LISTEN_PORT=port, **ports))
+        proc = subprocess.Popen(
+            [str(ENVOY), "-c", str(path), "--disable-hot-restart", "--log-level", "error",
+             "--concurrency", "1", "--base-id", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_listening([port])
     return proc, port
 
 
@@ -100,14 +103,12 @@ def run(ctx: Context) -> list[Row]:
                            ("without", ENVOY_PLAIN)):
             envoys[name] = start_envoy(text, Path(ctx.workdir) / f"envoy-{name}.yaml",
                                        UPSTREAM_PORT=upstream.port, AUTHZD_PORT=authzd.port)
-        wait_listening([port for _, port in envoys.values()])
         res = drive_interleaved(s.side_rounds, s.duration, {
             name: (f"127.0.0.1:{port}", requests_file) for name, (_, port) in envoys.items()
         }, concurrency=16, mode="http")
     finally:
         for proc, _ in envoys.values():
-            proc.terminate()
-            proc.wait(15)
+            stop_process(proc, 15)
         upstream.stop()
         authzd.stop()
     w, wo = res["with"], res["without"]

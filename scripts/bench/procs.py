@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Protocol
 
 from scripts.bench.common import ROOT
-from tests.serving import ServeProcess
+from tests.serving import ServeProcess, stop_process
 
-__all__ = ["ROOT", "Child", "ServeProcess", "Server", "authzd_server", "fixed_port", "rss_mib"]
+__all__ = ["ROOT", "Child", "ServeProcess", "Server", "authzd_server", "rss_mib"]
 
 
 class Server(Protocol):
@@ -44,15 +43,6 @@ def authzd_server(
         ROOT,
         timeout,
     )
-
-
-def fixed_port() -> int:
-    """A port free now, for what cannot bind port 0 and say which it got:
-    Envoy's listeners (its config has no admin listener to tell). Racy (another
-    process may take it before it is bound); use only there."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_mib(pid: int) -> float:
@@ -90,13 +80,7 @@ class Child:
         return f"127.0.0.1:{self.port}"
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            code = self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
+        code = stop_process(self.proc, 15)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         return code

@@ -24,7 +24,7 @@ from authzd.v1 import authorization_service_pb2, bucket_service_pb2, types_pb2
 
 from tests.conftest import Admin, Client, md, setup_admin
 from tests.e2e.test_access import BUCKETS, ORGS, R, W, World, perm
-from tests.serving import ServeProcess, reserved_port, serve_env
+from tests.serving import ServeProcess, reserved_port, serve_env, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVOY = ROOT / ".venv-envoy" / "bin" / "envoy"
@@ -123,12 +123,7 @@ class Envoy:
             return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, 15)
         self.log.close()
 
 
