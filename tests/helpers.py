@@ -37,6 +37,13 @@ def fails(call: Callable[..., object], *args: Any, **kwargs: Any) -> grpc.RpcErr
     return exc.value
 
 
+def same_not_found(err_a: grpc.RpcError, err_b: grpc.RpcError, a: str, b: str) -> None:
+    """Two NOT_FOUND errors that differ only by the key the caller gave (`a`, `b`):
+    an invisible thing answers exactly like a missing one."""
+    assert err_a.code() == err_b.code() == grpc.StatusCode.NOT_FOUND
+    assert err_a.details().replace(a, "X") == err_b.details().replace(b, "X")
+
+
 def assert_error(
     err: grpc.RpcError | pytest.ExceptionInfo[grpc.RpcError], code: grpc.StatusCode, reason: str
 ) -> None:

@@ -7,24 +7,17 @@ import grpc
 import pytest
 from authzd.v1 import authorization_service_pb2 as auth_pb
 from authzd.v1 import bucket_service_pb2 as bucket_pb
-from authzd.v1 import organization_service_pb2 as org_pb
 from authzd.v1 import types_pb2
 from google.protobuf import field_mask_pb2
 
 from tests.conftest import error_info, md
-from tests.helpers import assert_error, mint, perm
+from tests.helpers import assert_error, create_org, fails, mint, perm, same_not_found
 
 READ, WRITE = types_pb2.ACTION_READ, types_pb2.ACTION_WRITE
 BUCKETS = types_pb2.RESOURCE_TYPE_BUCKETS
 
 
 # -- helpers ---------------------------------------------------------------
-
-
-def create_org(client, token: str, name: str) -> types_pb2.Organization:
-    return client.orgs.CreateOrganization(
-        org_pb.CreateOrganizationRequest(name=name), metadata=md(token)
-    ).organization
 
 
 def create_bucket(
@@ -232,11 +225,12 @@ def test_all_access_token_cannot_touch_another_orgs_buckets(
             list_all_buckets(client, token, **kwargs)
         assert_error(exc, grpc.StatusCode.NOT_FOUND, "ERROR_REASON_ORGANIZATION_NOT_FOUND")
 
-    for kwargs in ({"org_id": globex.id}, {"org": "globex"}):
-        with pytest.raises(grpc.RpcError) as exc:
-            create_bucket(client, token, "planted", **kwargs)
-        assert_error(exc, grpc.StatusCode.NOT_FOUND, "ERROR_REASON_ORGANIZATION_NOT_FOUND")
-        assert globex.id not in exc.value.details() or "org_id" in kwargs
+    for field, key, missing_key in (("org_id", globex.id, "0f0f0f0f0f0f0f0f"),
+                                    ("org", "globex", "nosuch")):
+        invisible = fails(create_bucket, client, token, "planted", **{field: key})
+        assert_error(invisible, grpc.StatusCode.NOT_FOUND, "ERROR_REASON_ORGANIZATION_NOT_FOUND")
+        missing = fails(create_bucket, client, token, "planted", **{field: missing_key})
+        same_not_found(invisible, missing, key, missing_key)
 
     with pytest.raises(grpc.RpcError) as exc:
         update_bucket(client, token, types_pb2.Bucket(id=foreign.id, name="renamed"), ["name"])

@@ -14,7 +14,7 @@ from authzd.v1 import user_service_pb2 as user_pb
 from google.protobuf import field_mask_pb2
 
 from tests.conftest import error_info, md
-from tests.helpers import assert_error, check, create_user, mint, perm
+from tests.helpers import assert_error, check, create_bucket, create_user, mint, perm
 
 READ, WRITE = types_pb2.ACTION_READ, types_pb2.ACTION_WRITE
 BUCKETS, ORGS = types_pb2.RESOURCE_TYPE_BUCKETS, types_pb2.RESOURCE_TYPE_ORGS
@@ -64,12 +64,6 @@ def list_all_orgs(client, token: str, page_size: int = 0) -> list:
             return out
         page_token = r.next_page_token
     raise AssertionError("pagination does not end")
-
-
-def create_bucket(client, token: str, org_id: str, name: str) -> types_pb2.Bucket:
-    return client.buckets.CreateBucket(
-        bucket_pb.CreateBucketRequest(org_id=org_id, name=name), metadata=md(token)
-    ).bucket
 
 
 def all_access(client, admin, org_id: str) -> str:

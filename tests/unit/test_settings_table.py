@@ -67,7 +67,7 @@ def test_every_setting_has_a_flag_help_and_redaction_of_secrets() -> None:
         assert f.metadata["help"], f.name
     assert FIELDS["database_url"].metadata["secret"]
     shown = Settings(database_url="postgresql://u:pw@h/d?sslpassword=k").redacted()
-    assert "pw" not in shown["database_url"] and "k" not in shown["database_url"].split("?")[1]
+    assert shown["database_url"] == "postgresql://u:***@h/d?sslpassword=***"
     assert set(shown) == set(FIELDS)
 
 
