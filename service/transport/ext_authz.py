@@ -308,7 +308,10 @@ def handler(
 
 def _trace_headers(raw: bytes) -> dict[str, str]:
     """The HTTP request's traceparent/tracestate, for a Check whose gRPC metadata
-    has none (Envoy without tracing of its own forwards the client's headers)."""
+    has none (Envoy without tracing of its own forwards the client's headers).
+    Most requests carry none: a byte search spares them a second parse."""
+    if b"traceparent" not in raw:
+        return {}
     try:
         headers = ext_pb.CheckRequest.FromString(raw).attributes.request.http.headers
     except DecodeError:
