@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:  # MissingExtra, or --db with --database-url
         raise SystemExit(f"error: {exc}") from None
     if args.workers > 1:
-        return supervise(args)
+        return supervise(settings)
     configure_logging(settings.log_level, settings.log_format)
     if not settings.reuseport:  # a --workers child: its supervisor probed for the group
         try:
@@ -149,25 +149,27 @@ def _safe(value: object) -> object:
     return value
 
 
-def supervise(args: argparse.Namespace) -> int:
+def supervise(settings: Settings) -> int:
     """Run `--workers N` single-worker servers on one port (SO_REUSEPORT), forward
     SIGTERM/SIGINT to them, and exit when they have all stopped."""
-    configure_logging(args.log_level, args.log_format)
+    configure_logging(settings.log_level, settings.log_format)
     log = structlog.get_logger("authzd")
     held = []
     try:
         # Port 0: the supervisor picks the port and holds it; the workers share it.
-        args.listen, grpc_held = reserve(args.listen)
+        listen, grpc_held = reserve(settings.listen)
         held.append(grpc_held)
-        if args.http_listen != "off":
-            args.http_listen, http_held = reserve(args.http_listen)
+        http_listen = settings.http_listen
+        if http_listen != "off":
+            http_listen, http_held = reserve(http_listen)
             held.append(http_held)
+        settings = dataclasses.replace(settings, listen=listen, http_listen=http_listen)
         # The lock first: of two groups started together, one waits for nothing
         # and fails here; then the probe: any listener (a group, a single server,
         # another program) makes it fail. Held until the supervisor exits.
-        lock = group_lock(args.listen)
+        lock = group_lock(settings.listen)
         try:
-            probe(args.listen)
+            probe(settings.listen)
         except PortUnavailable:
             lock.close()
             raise
@@ -177,7 +179,6 @@ def supervise(args: argparse.Namespace) -> int:
                 s.close()
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    settings = from_args(args)
     # Migrate once, before the workers race for it.
     from service.store import open_store
 
@@ -190,8 +191,8 @@ def supervise(args: argparse.Namespace) -> int:
         settings, workers=1, reuseport=True, siblings_dir=siblings, metrics_listen=""))
     argv = [sys.executable, "-m", "service", "serve", *flags]
     env = {**os.environ, **secrets}
-    children = [subprocess.Popen(argv, env=env) for _ in range(args.workers)]
-    log.info("workers_started", workers=args.workers, pids=[c.pid for c in children],
+    children = [subprocess.Popen(argv, env=env) for _ in range(settings.workers)]
+    log.info("workers_started", workers=settings.workers, pids=[c.pid for c in children],
              listen=settings.listen, http_listen=settings.http_listen)
 
     def forward(signum: int, _frame: object) -> None:
