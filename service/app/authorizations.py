@@ -174,7 +174,7 @@ def create(
         if app.store.get_user(owner.id) is None:
             raise user_not_found(owner.id)
         auth = app.store.create_authorization(auth, token_digest(token))
-    return auth, token
+    return _shown(app, auth), token
 
 
 def _can_see(caller: Caller, auth: Authorization, action: Action) -> bool:
@@ -206,8 +206,13 @@ def _visible(app: App, caller: Caller, auth_id: str, action: Action) -> Authoriz
     return auth
 
 
+def _shown(app: App, auth: Authorization) -> Authorization:
+    """As a caller is shown it: with its buckets' names."""
+    return app.store.with_bucket_names([auth])[0]
+
+
 def get(app: App, caller: Caller, auth_id: str) -> Authorization:
-    return _visible(app, caller, auth_id, Action.READ)
+    return _shown(app, _visible(app, caller, auth_id, Action.READ))
 
 
 def list_(
@@ -227,7 +232,7 @@ def list_(
         check_id("id", auth_id)
     found_user = user_ref(app.store, user_id, user, visible=caller.sees_user)
     found_org = org_ref(app.store, org_id, org, required=False, visible=caller.sees_org)
-    return collect_page(
+    items, next_token = collect_page(
         req,
         lambda page: app.store.list_authorizations(
             page,
@@ -237,6 +242,7 @@ def list_(
         ),
         lambda a: _can_see(caller, a, Action.READ),
     )
+    return app.store.with_bucket_names(items), next_token
 
 
 def update(
@@ -263,8 +269,8 @@ def update(
         auth = _visible(app, caller, auth_id, Action.WRITE)
         if new_status is Status.INACTIVE:
             ensure_instance_kept(app, lambda w: w.authorization_id == auth_id)
-        return app.store.update_authorization(
-            updated(auth, chosen, app.clock.now(), status=new_status, description=description))
+        return _shown(app, app.store.update_authorization(
+            updated(auth, chosen, app.clock.now(), status=new_status, description=description)))
 
 
 def delete(app: App, caller: Caller, auth_id: str) -> None:

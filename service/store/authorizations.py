@@ -129,13 +129,12 @@ TOKEN_COLUMNS = (
 
 class AuthorizationQueries(Engine):
     def create_authorization(self, auth: Authorization, token_digest: str) -> Authorization:
-        """The authorization as a read would return it (bucket names added)."""
         AuthorizationRow.create(**authorization_row(auth, token_digest))
-        return _with_bucket_names([auth])[0]
+        return auth
 
     def get_authorization(self, auth_id: str) -> Authorization | None:
         row = _query().where(AuthorizationRow.id == auth_id).objects().first()
-        return _with_bucket_names([_auth(row)])[0] if row else None
+        return _auth(row) if row else None
 
     def list_authorizations(
         self, page: Page, *, user_id: str = "", org_id: str = "", auth_id: str = ""
@@ -148,7 +147,13 @@ class AuthorizationQueries(Engine):
         if auth_id:
             q = q.where(AuthorizationRow.id == auth_id)
         rows = q.order_by(AuthorizationRow.id).limit(page.limit).objects()
-        return _with_bucket_names([_auth(r) for r in rows])
+        return [_auth(r) for r in rows]
+
+    def with_bucket_names(self, auths: list[Authorization]) -> list[Authorization]:
+        """The authorizations with the names of the buckets their permissions
+        name, in one query for the lot: only what is shown needs them (reads for
+        a decision or a visibility check do not)."""
+        return _with_bucket_names(auths)
 
     def update_authorization(self, auth: Authorization) -> Authorization:
         AuthorizationRow.update(

@@ -996,7 +996,7 @@ def test_timestamps_are_utc_seconds_of_the_fake_clock(world: World) -> None:
 
 
 def test_permissions_carry_the_names_the_server_knows(world: World) -> None:
-    """Resource.name / Resource.org (output only) in Create, Get and List."""
+    """Resource.name / Resource.org (output only) in Create, Get, List and Update."""
     a, b = world.org_a, world.bucket_a
     me = world.admin.user_id
     created = world.create(
@@ -1006,6 +1006,7 @@ def test_permissions_carry_the_names_the_server_knows(world: World) -> None:
         created.authorization,
         world.get(created.authorization.id),
         next(x for x in world.page().authorizations if x.id == created.authorization.id),
+        world.update(created.authorization.id, ["description"], description="renamed"),
     ):
         got = [(p.resource.name, p.resource.org) for p in auth.permissions]
         assert got == [("telemetry", "acme"), ("acme", ""), (ADMIN_USER, ""), ("", "acme")]
